@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * asiojack_abi.h: the contract between the ASIO driver (inside a Wine
+ * process) and the asiojack server (a Linux process that owns the JACK
+ * client).  It is the single source of truth for
+ *
+ *   - the shared-memory segment of one session: identity, futex words,
+ *     per-cycle time info, counters, channel table and the audio double
+ *     buffers;
+ *   - the control protocol spoken over the per-user unix socket.
+ *
+ * Every structure uses fixed-width types with explicit padding, so that an
+ * i386 driver (where uint64_t is only 4-byte aligned inside structs) and an
+ * x86_64 server agree byte for byte.  The static asserts at the end pin the
+ * layout; the Python side reads the same declarations through cffi.
+ *
+ * Any change of layout or message meaning bumps ASIOJACK_PROTOCOL_VERSION.
+ */
+#ifndef ASIOJACK_ABI_H
+#define ASIOJACK_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ASIOJACK_PROTOCOL_VERSION 1
+#define ASIOJACK_SHM_MAGIC 0x4b434a41u  /* "AJCK" little-endian */
+#define ASIOJACK_MSG_MAGIC 0x4d434a41u  /* "AJCM" little-endian */
+
+#define ASIOJACK_MAX_CHANNELS 128
+#define ASIOJACK_MAX_FRAMES 8192
+#define ASIOJACK_NAME_LEN 64            /* JACK short port / client names */
+#define ASIOJACK_TEXT_LEN 256           /* error messages, paths */
+#define ASIOJACK_CACHE_LINE 64
+#define ASIOJACK_MAX_MESSAGE 4096       /* largest payload a peer may send */
+
+/* Sample formats of the audio buffers, as the host sees them. */
+enum asiojack_sample_type {
+    ASIOJACK_SAMPLE_FLOAT32 = 0,
+    ASIOJACK_SAMPLE_INT32 = 1,
+    ASIOJACK_SAMPLE_INT24 = 2,
+    ASIOJACK_SAMPLE_INT16 = 3,
+};
+
+/* Bits of asiojack_shm.events: raised by the server, consumed by the peer. */
+enum asiojack_event {
+    ASIOJACK_EVENT_BUFFER_SIZE = 1u << 0,
+    ASIOJACK_EVENT_SAMPLE_RATE = 1u << 1,
+    ASIOJACK_EVENT_LATENCY = 1u << 2,
+    ASIOJACK_EVENT_JACK_GONE = 1u << 3,
+    ASIOJACK_EVENT_RESET = 1u << 4,
+};
+
+/* asiojack_time.flags */
+enum asiojack_time_flags {
+    ASIOJACK_TIME_TRANSPORT_ROLLING = 1u << 0,
+    ASIOJACK_TIME_TRANSPORT_VALID = 1u << 1,
+};
+
+/*
+ * What the engine knew about one cycle, written before the cycle is
+ * published.  One per buffer half, so the peer reads the half it was woken
+ * for while the engine may already fill the other.
+ */
+struct asiojack_time {
+    uint64_t cycle;           /* sequence number of the cycle */
+    uint64_t sample_position; /* frames since start(), at the first frame */
+    uint64_t system_time_ns;  /* CLOCK_MONOTONIC at the start of the cycle */
+    uint64_t jack_frame_time; /* jack_last_frame_time() */
+    uint64_t transport_frame; /* JACK transport position */
+    uint32_t frames;          /* frames in this cycle */
+    uint32_t sample_rate;
+    uint32_t flags;           /* enum asiojack_time_flags */
+    uint32_t reserved[3];
+};
+
+/*
+ * One session's shared memory.  The fixed part below is followed (at
+ * audio_offset) by the audio buffers:
+ *
+ *   inputs:  [half 0: ch 0 .. n_inputs-1][half 1: ch 0 .. n_inputs-1]
+ *   outputs: [half 0: ch 0 .. n_outputs-1][half 1: ...]
+ *
+ * each channel channel_stride bytes apart (max_frames * 4 rounded up to a
+ * cache line), so a host's buffer pointer goes straight into this segment
+ * and never needs a copy on the Wine side.
+ *
+ * Who writes what:
+ *   identity           server, before the peer maps the segment
+ *   doorbell, ready    engine (JACK process thread); server for events
+ *   done               peer (the driver's callback thread)
+ *   control, active    server, only while the session is stopped
+ *   counters, time     engine
+ */
+struct asiojack_shm {
+    /* identity: 64 bytes */
+    uint32_t magic;
+    uint32_t protocol_version;
+    uint32_t header_size;      /* sizeof(struct asiojack_shm) */
+    uint32_t audio_offset;     /* start of the audio buffers */
+    uint64_t total_size;       /* bytes of the whole segment */
+    uint32_t n_inputs;         /* JACK input ports = ASIO input channels */
+    uint32_t n_outputs;
+    uint32_t max_frames;       /* frames each channel buffer can hold */
+    uint32_t channel_stride;   /* bytes between two channel buffers */
+    uint32_t sample_type;      /* enum asiojack_sample_type */
+    uint32_t bytes_per_sample;
+    uint32_t session_id;
+    uint32_t identity_reserved[3];
+
+    /* engine -> peer futex words: 64 bytes */
+    uint32_t doorbell;         /* futex: bumped for every cycle and event */
+    uint32_t ready_seq;        /* last cycle published */
+    uint32_t events;           /* enum asiojack_event bits, atomically or-ed */
+    uint32_t engine_reserved[13];
+
+    /* peer -> engine futex word: 64 bytes */
+    uint32_t done_seq;         /* futex: last cycle the peer finished */
+    uint32_t peer_reserved[15];
+
+    /* control: 64 bytes */
+    uint32_t running;          /* engine publishes cycles only when 1 */
+    uint32_t buffer_frames;    /* frames per cycle the host's buffers hold */
+    uint32_t sample_rate;      /* JACK's rate, kept current by the server */
+    uint32_t jack_buffer_frames; /* JACK's period, kept current */
+    uint32_t input_latency;    /* frames, from JACK port latency ranges */
+    uint32_t output_latency;
+    uint32_t deadline_permille; /* share of the period the peer may use */
+    uint32_t control_reserved[9];
+
+    /* counters, engine-written: 64 bytes */
+    uint64_t cycles;           /* cycles published to the peer */
+    uint64_t completed;        /* cycles the peer finished in time */
+    uint64_t misses;           /* cycles played as silence: deadline missed */
+    uint64_t late;             /* completions that arrived after their deadline */
+    uint64_t skipped;          /* cycles not published: buffer size mismatch */
+    uint64_t max_wait_ns;      /* longest wait for the peer */
+    uint64_t sample_position;  /* frames since start() */
+    uint64_t counters_reserved;
+
+    /* per-half time info: 2 x 64 bytes */
+    struct asiojack_time time[2];
+
+    /* which channels the host activated in createBuffers: 2 x 128 bytes */
+    uint8_t in_active[ASIOJACK_MAX_CHANNELS];
+    uint8_t out_active[ASIOJACK_MAX_CHANNELS];
+
+    /* JACK short port names, for getChannelInfo: 2 x 128 x 64 bytes */
+    char in_names[ASIOJACK_MAX_CHANNELS][ASIOJACK_NAME_LEN];
+    char out_names[ASIOJACK_MAX_CHANNELS][ASIOJACK_NAME_LEN];
+
+    /* the JACK client name of this session */
+    char client_name[ASIOJACK_NAME_LEN];
+};
+
+/* Byte offset of one input channel's buffer in one half. */
+static inline uint64_t asiojack_in_offset(const struct asiojack_shm *s,
+                                          uint32_t half, uint32_t ch)
+{
+    return (uint64_t)s->audio_offset +
+           ((uint64_t)half * s->n_inputs + ch) * s->channel_stride;
+}
+
+/* Byte offset of one output channel's buffer in one half. */
+static inline uint64_t asiojack_out_offset(const struct asiojack_shm *s,
+                                           uint32_t half, uint32_t ch)
+{
+    return (uint64_t)s->audio_offset +
+           ((uint64_t)2 * s->n_inputs + (uint64_t)half * s->n_outputs + ch) *
+               s->channel_stride;
+}
+
+/* ------------------------------------------------------------------------
+ * Control protocol.  Every message is a header followed by `size` bytes of
+ * payload.  Each request gets exactly one reply (OK, ERROR or the request's
+ * own reply type); events may arrive between them at any time.
+ * HELLO and ERROR keep their layout across all protocol versions, so a
+ * version mismatch can always be reported in words.
+ * ---------------------------------------------------------------------- */
+
+enum asiojack_msg_type {
+    /* requests, driver -> server */
+    ASIOJACK_MSG_HELLO = 1,
+    ASIOJACK_MSG_OPEN = 2,
+    ASIOJACK_MSG_CREATE_BUFFERS = 3,
+    ASIOJACK_MSG_DISPOSE_BUFFERS = 4,
+    ASIOJACK_MSG_START = 5,
+    ASIOJACK_MSG_STOP = 6,
+    ASIOJACK_MSG_CLOSE = 7,
+    /* replies, server -> driver */
+    ASIOJACK_MSG_OK = 0x100,
+    ASIOJACK_MSG_ERROR = 0x101,
+    ASIOJACK_MSG_WELCOME = 0x102,
+    ASIOJACK_MSG_OPENED = 0x103,
+    /* events, server -> driver */
+    ASIOJACK_MSG_EVENT = 0x200,
+};
+
+enum asiojack_error_code {
+    ASIOJACK_ERR_VERSION = 1,     /* protocol versions differ */
+    ASIOJACK_ERR_MALFORMED = 2,   /* message could not be decoded */
+    ASIOJACK_ERR_STATE = 3,       /* request not valid in this state */
+    ASIOJACK_ERR_INVALID = 4,     /* bad parameter */
+    ASIOJACK_ERR_JACK = 5,        /* JACK refused or is gone */
+    ASIOJACK_ERR_INTERNAL = 6,
+};
+
+struct asiojack_msg_header {
+    uint32_t magic;  /* ASIOJACK_MSG_MAGIC */
+    uint32_t type;   /* enum asiojack_msg_type */
+    uint32_t size;   /* payload bytes that follow */
+    uint32_t reserved;
+};
+
+struct asiojack_msg_hello {
+    uint32_t protocol_version;
+    uint32_t pid;
+    uint32_t bits;              /* 32 or 64: the host process */
+    uint32_t reserved;
+    char exe_name[ASIOJACK_TEXT_LEN]; /* e.g. "REAPER.exe" */
+};
+
+struct asiojack_msg_welcome {
+    uint32_t protocol_version;
+    uint32_t server_pid;
+    char server_version[32];    /* package version, for messages */
+};
+
+struct asiojack_msg_error {
+    int32_t code;               /* enum asiojack_error_code */
+    uint32_t server_protocol_version;
+    char message[ASIOJACK_TEXT_LEN];
+};
+
+struct asiojack_msg_open {
+    char client_name[ASIOJACK_NAME_LEN]; /* wished JACK client name; "" = from exe */
+    uint32_t n_inputs;          /* 0 = the server's configured count */
+    uint32_t n_outputs;
+};
+
+struct asiojack_msg_opened {
+    uint32_t session_id;
+    uint32_t shm_size_lo;       /* total_size split so i386 agrees */
+    uint32_t shm_size_hi;
+    uint32_t reserved;
+    char shm_name[ASIOJACK_NAME_LEN];  /* for shm_open() */
+    char client_name[ASIOJACK_NAME_LEN];
+};
+
+struct asiojack_msg_create_buffers {
+    uint32_t frames;            /* host buffer size; must equal JACK's */
+    uint32_t reserved;
+    uint8_t in_active[ASIOJACK_MAX_CHANNELS];
+    uint8_t out_active[ASIOJACK_MAX_CHANNELS];
+};
+
+struct asiojack_msg_event {
+    uint32_t event;             /* one enum asiojack_event bit */
+    uint32_t value;             /* new buffer size, sample rate, ... */
+};
+
+/* ------------------------------------------------------------------------
+ * Layout pins: the same numbers on i386 and x86_64.
+ * ---------------------------------------------------------------------- */
+#define ASIOJACK_ASSERT_OFFSET(type, field, off)                               \
+    _Static_assert(offsetof(struct type, field) == (off),                      \
+                   #type "." #field " moved")
+
+_Static_assert(sizeof(struct asiojack_time) == 64, "asiojack_time size");
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, doorbell, 64);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, done_seq, 128);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, running, 192);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, cycles, 256);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, time, 320);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, in_active, 448);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, in_names, 704);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, client_name, 704 + 2 * 128 * 64);
+_Static_assert(sizeof(struct asiojack_shm) == 704 + 2 * 128 * 64 + 64,
+               "asiojack_shm size");
+_Static_assert(sizeof(struct asiojack_shm) % ASIOJACK_CACHE_LINE == 0,
+               "audio buffers must start cache-line aligned");
+_Static_assert(sizeof(struct asiojack_msg_header) == 16, "header size");
+_Static_assert(sizeof(struct asiojack_msg_hello) == 272, "hello size");
+_Static_assert(sizeof(struct asiojack_msg_welcome) == 40, "welcome size");
+_Static_assert(sizeof(struct asiojack_msg_error) == 264, "error size");
+_Static_assert(sizeof(struct asiojack_msg_open) == 72, "open size");
+_Static_assert(sizeof(struct asiojack_msg_opened) == 144, "opened size");
+_Static_assert(sizeof(struct asiojack_msg_create_buffers) == 264,
+               "create_buffers size");
+_Static_assert(sizeof(struct asiojack_msg_event) == 8, "event size");
+
+#endif /* ASIOJACK_ABI_H */

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Emit the C source of the ``pyjack_side._engine`` cffi extension.
+
+Run by meson at build time: ``cffi_build.py OUTPUT.c``.  The declarations
+below only *name* fields and constants; every value and offset comes from
+``asiojack_abi.h`` when the generated file is compiled (the ``...``
+markers), so Python never restates the layout.
+"""
+
+import sys
+
+import cffi
+
+CDEF = """
+#define ASIOJACK_PROTOCOL_VERSION ...
+#define ASIOJACK_SHM_MAGIC ...
+#define ASIOJACK_MSG_MAGIC ...
+#define ASIOJACK_MAX_CHANNELS ...
+#define ASIOJACK_MAX_FRAMES ...
+#define ASIOJACK_NAME_LEN ...
+#define ASIOJACK_TEXT_LEN ...
+#define ASIOJACK_MAX_MESSAGE ...
+
+enum asiojack_sample_type {
+    ASIOJACK_SAMPLE_FLOAT32, ASIOJACK_SAMPLE_INT32,
+    ASIOJACK_SAMPLE_INT24, ASIOJACK_SAMPLE_INT16, ...
+};
+enum asiojack_event {
+    ASIOJACK_EVENT_BUFFER_SIZE, ASIOJACK_EVENT_SAMPLE_RATE,
+    ASIOJACK_EVENT_LATENCY, ASIOJACK_EVENT_JACK_GONE, ASIOJACK_EVENT_RESET, ...
+};
+enum asiojack_msg_type {
+    ASIOJACK_MSG_HELLO, ASIOJACK_MSG_OPEN, ASIOJACK_MSG_CREATE_BUFFERS,
+    ASIOJACK_MSG_DISPOSE_BUFFERS, ASIOJACK_MSG_START, ASIOJACK_MSG_STOP,
+    ASIOJACK_MSG_CLOSE, ASIOJACK_MSG_OK, ASIOJACK_MSG_ERROR,
+    ASIOJACK_MSG_WELCOME, ASIOJACK_MSG_OPENED, ASIOJACK_MSG_EVENT, ...
+};
+enum asiojack_error_code {
+    ASIOJACK_ERR_VERSION, ASIOJACK_ERR_MALFORMED, ASIOJACK_ERR_STATE,
+    ASIOJACK_ERR_INVALID, ASIOJACK_ERR_JACK, ASIOJACK_ERR_INTERNAL, ...
+};
+
+struct asiojack_time {
+    uint64_t cycle; uint64_t sample_position; uint64_t system_time_ns;
+    uint64_t jack_frame_time; uint64_t transport_frame;
+    uint32_t frames; uint32_t sample_rate; uint32_t flags;
+    ...;
+};
+
+struct asiojack_shm {
+    uint32_t magic; uint32_t protocol_version; uint32_t header_size;
+    uint32_t audio_offset; uint64_t total_size;
+    uint32_t n_inputs; uint32_t n_outputs; uint32_t max_frames;
+    uint32_t channel_stride; uint32_t sample_type; uint32_t bytes_per_sample;
+    uint32_t session_id;
+    uint32_t doorbell; uint32_t ready_seq; uint32_t events;
+    uint32_t done_seq;
+    uint32_t running; uint32_t buffer_frames; uint32_t sample_rate;
+    uint32_t jack_buffer_frames; uint32_t input_latency;
+    uint32_t output_latency; uint32_t deadline_permille;
+    uint64_t cycles; uint64_t completed; uint64_t misses; uint64_t late;
+    uint64_t skipped; uint64_t max_wait_ns; uint64_t sample_position;
+    struct asiojack_time time[2];
+    uint8_t in_active[...];
+    uint8_t out_active[...];
+    char in_names[][64];
+    char out_names[][64];
+    char client_name[...];
+    ...;
+};
+
+struct asiojack_msg_header { uint32_t magic; uint32_t type; uint32_t size; ...; };
+struct asiojack_msg_hello {
+    uint32_t protocol_version; uint32_t pid; uint32_t bits; char exe_name[...]; ...;
+};
+struct asiojack_msg_welcome {
+    uint32_t protocol_version; uint32_t server_pid; char server_version[...]; ...;
+};
+struct asiojack_msg_error {
+    int32_t code; uint32_t server_protocol_version; char message[...]; ...;
+};
+struct asiojack_msg_open {
+    char client_name[...]; uint32_t n_inputs; uint32_t n_outputs; ...;
+};
+struct asiojack_msg_opened {
+    uint32_t session_id; uint32_t shm_size_lo; uint32_t shm_size_hi;
+    char shm_name[...]; char client_name[...]; ...;
+};
+struct asiojack_msg_create_buffers {
+    uint32_t frames; uint8_t in_active[...]; uint8_t out_active[...]; ...;
+};
+struct asiojack_msg_event { uint32_t event; uint32_t value; ...; };
+
+struct asiojack_engine { ...; };
+
+uint32_t asiojack_shm_channel_stride(uint32_t max_frames);
+uint64_t asiojack_shm_size(uint32_t n_inputs, uint32_t n_outputs, uint32_t max_frames);
+void asiojack_shm_init(void *base, uint32_t n_inputs, uint32_t n_outputs,
+                       uint32_t max_frames, uint32_t sample_type, uint32_t session_id);
+const char *asiojack_shm_check(const void *base, uint64_t mapped);
+void asiojack_shm_raise_event(void *base, uint32_t bits);
+uint32_t asiojack_sample_bytes(uint32_t sample_type);
+
+void asiojack_convert_from_float(void *dst, const float *src, uint32_t frames,
+                                 uint32_t sample_type);
+void asiojack_convert_to_float(float *dst, const void *src, uint32_t frames,
+                               uint32_t sample_type);
+
+void asiojack_engine_init(struct asiojack_engine *e, void *shm_base, uintptr_t jack_client);
+int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
+                             uint32_t channel, uintptr_t jack_port);
+int asiojack_engine_install(struct asiojack_engine *e);
+
+uint32_t asiojack_port_latency_max(uintptr_t jack_port, int capture);
+"""
+
+SOURCE = """
+#include "asiojack_abi.h"
+#include "shm.h"
+#include "convert.h"
+#include "engine.h"
+#include "latency.h"
+"""
+
+
+def main() -> None:
+    ffi = cffi.FFI()
+    ffi.cdef(CDEF)
+    ffi.set_source("pyjack_side._engine", SOURCE)
+    ffi.emit_c_code(sys.argv[1])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* client.c: the driver's side of the control protocol and the cycle wait. */
+#include "client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "futex.h"
+#include "shm.h"
+#include "autostart.h"
+
+/* How long a control reply may take: opening a JACK client can be slow. */
+#define REPLY_TIMEOUT_MS 10000
+/* How long an auto-started server may take to listen. */
+#define START_TIMEOUT_MS 10000
+
+static int fail(struct asiojack_client *c, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->error, sizeof(c->error), fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+static void copy_text(char *dst, size_t size, const char *src)
+{
+    size_t n = src ? strnlen(src, size - 1) : 0;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+static int runtime_dir(char *buf, size_t size)
+{
+    const char *dir = getenv("ASIOJACK_RUNTIME_DIR");
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    int n;
+    if (dir && *dir)
+        n = snprintf(buf, size, "%s", dir);
+    else if (xdg && *xdg)
+        n = snprintf(buf, size, "%s/asiojack", xdg);
+    else
+        n = snprintf(buf, size, "/tmp/asiojack-%u", (unsigned)getuid());
+    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+int asiojack_socket_path(char *buf, size_t size)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (runtime_dir(dir, sizeof(dir)) < 0)
+        return -1;
+    int n = snprintf(buf, size, "%s/control.sock", dir);
+    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+static int try_connect(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    copy_text(addr.sun_path, sizeof(addr.sun_path), path);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Read or write exactly n bytes, giving up after timeout_ms of silence. */
+static int io_all(int fd, void *buf, size_t n, int writing, int timeout_ms)
+{
+    uint8_t *p = buf;
+    while (n) {
+        struct pollfd pfd = {.fd = fd, .events = writing ? POLLOUT : POLLIN};
+        int r = poll(&pfd, 1, timeout_ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        ssize_t k = writing ? send(fd, p, n, MSG_NOSIGNAL) : recv(fd, p, n, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int send_msg(struct asiojack_client *c, uint32_t type, const void *payload,
+                    uint32_t size)
+{
+    struct asiojack_msg_header h = {ASIOJACK_MSG_MAGIC, type, size, 0};
+    if (c->fd < 0)
+        return fail(c, ASIOJACK_CLIENT_PROTOCOL, "not connected to the asiojack server");
+    if (io_all(c->fd, &h, sizeof(h), 1, REPLY_TIMEOUT_MS) < 0 ||
+        (size && io_all(c->fd, (void *)payload, size, 1, REPLY_TIMEOUT_MS) < 0))
+        return fail(c, ASIOJACK_CLIENT_PROTOCOL, "lost the connection to the asiojack server");
+    return 0;
+}
+
+/*
+ * Read the reply to a request: events that arrive first are recorded and
+ * skipped.  An ERROR reply fills c->error and returns REFUSED (or VERSION).
+ */
+static int read_reply(struct asiojack_client *c, uint32_t want_type, void *out,
+                      uint32_t out_size)
+{
+    for (;;) {
+        struct asiojack_msg_header h;
+        union {
+            struct asiojack_msg_error error;
+            struct asiojack_msg_event event;
+            uint8_t bytes[ASIOJACK_MAX_MESSAGE];
+        } body;
+
+        if (io_all(c->fd, &h, sizeof(h), 0, REPLY_TIMEOUT_MS) < 0)
+            return fail(c, ASIOJACK_CLIENT_PROTOCOL,
+                        "the asiojack server closed the connection or did not answer");
+        if (h.magic != ASIOJACK_MSG_MAGIC || h.size > sizeof(body))
+            return fail(c, ASIOJACK_CLIENT_PROTOCOL,
+                        "the asiojack server sent a message this driver cannot read");
+        memset(&body, 0, sizeof(body));
+        if (h.size && io_all(c->fd, &body, h.size, 0, REPLY_TIMEOUT_MS) < 0)
+            return fail(c, ASIOJACK_CLIENT_PROTOCOL, "the asiojack server stopped mid-message");
+
+        if (h.type == ASIOJACK_MSG_EVENT) {
+            c->socket_events |= body.event.event;
+            continue;
+        }
+        if (h.type == ASIOJACK_MSG_ERROR) {
+            body.error.message[sizeof(body.error.message) - 1] = 0;
+            c->server_error = body.error.code;
+            copy_text(c->error, sizeof(c->error), body.error.message);
+            if (body.error.code == ASIOJACK_ERR_VERSION) {
+                c->server_protocol = body.error.server_protocol_version;
+                return ASIOJACK_CLIENT_VERSION;
+            }
+            return ASIOJACK_CLIENT_REFUSED;
+        }
+        if (h.type != want_type)
+            return fail(c, ASIOJACK_CLIENT_PROTOCOL,
+                        "the asiojack server answered with message type %u, expected %u",
+                        h.type, want_type);
+        if (out)
+            memcpy(out, &body, h.size < out_size ? h.size : out_size);
+        return 0;
+    }
+}
+
+static int request(struct asiojack_client *c, uint32_t type, const void *payload,
+                   uint32_t size)
+{
+    int r = send_msg(c, type, payload, size);
+    return r ? r : read_reply(c, ASIOJACK_MSG_OK, NULL, 0);
+}
+
+int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
+                            uint32_t bits, int autostart)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct asiojack_msg_hello hello;
+    struct asiojack_msg_welcome welcome;
+
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    if (asiojack_socket_path(path, sizeof(path)) < 0)
+        return fail(c, ASIOJACK_CLIENT_NO_SERVER, "the asiojack runtime directory path is too long");
+
+    c->fd = try_connect(path);
+    if (c->fd < 0 && autostart) {
+        char dir[sizeof(path)], log[sizeof(path) + 16];
+        runtime_dir(dir, sizeof(dir));
+        mkdir(dir, 0700);
+        snprintf(log, sizeof(log), "%s/server.log", dir);
+        if (asiojack_spawn_server(log) == 0) {
+            uint64_t give_up = asiojack_now_ns() + START_TIMEOUT_MS * 1000000ull;
+            while (c->fd < 0 && asiojack_now_ns() < give_up) {
+                usleep(20000);
+                c->fd = try_connect(path);
+            }
+        }
+        if (c->fd < 0)
+            return fail(c, ASIOJACK_CLIENT_NO_SERVER,
+                        "asiojack server not running and could not be started "
+                        "(is `asiojack` on PATH? see %s)", log);
+    }
+    if (c->fd < 0)
+        return fail(c, ASIOJACK_CLIENT_NO_SERVER, "asiojack server not running (no %s)", path);
+
+    memset(&hello, 0, sizeof(hello));
+    hello.protocol_version = ASIOJACK_PROTOCOL_VERSION;
+    hello.pid = (uint32_t)getpid();
+    hello.bits = bits;
+    copy_text(hello.exe_name, sizeof(hello.exe_name), exe_name);
+    int r = send_msg(c, ASIOJACK_MSG_HELLO, &hello, sizeof(hello));
+    if (!r)
+        r = read_reply(c, ASIOJACK_MSG_WELCOME, &welcome, sizeof(welcome));
+    if (r == ASIOJACK_CLIENT_VERSION) {
+        const char *update = c->server_protocol > ASIOJACK_PROTOCOL_VERSION ?
+            "update the asiojack driver (asiojack register)" :
+            "update the asiojack server (pip install -U asiojack)";
+        fail(c, r, "asiojack server protocol %u, driver protocol %u: %s",
+             c->server_protocol, ASIOJACK_PROTOCOL_VERSION, update);
+    }
+    if (r) {
+        close(c->fd);
+        c->fd = -1;
+        return r;
+    }
+    c->server_protocol = welcome.protocol_version;
+    copy_text(c->server_version, sizeof(c->server_version), welcome.server_version);
+    return 0;
+}
+
+int asiojack_client_open(struct asiojack_client *c, const char *client_name,
+                         uint32_t n_inputs, uint32_t n_outputs)
+{
+    struct asiojack_msg_open open_msg;
+    struct asiojack_msg_opened opened;
+    struct stat st;
+
+    memset(&open_msg, 0, sizeof(open_msg));
+    copy_text(open_msg.client_name, sizeof(open_msg.client_name), client_name);
+    open_msg.n_inputs = n_inputs;
+    open_msg.n_outputs = n_outputs;
+    int r = send_msg(c, ASIOJACK_MSG_OPEN, &open_msg, sizeof(open_msg));
+    if (!r)
+        r = read_reply(c, ASIOJACK_MSG_OPENED, &opened, sizeof(opened));
+    if (r)
+        return r;
+
+    opened.shm_name[sizeof(opened.shm_name) - 1] = 0;
+    uint64_t size = (uint64_t)opened.shm_size_lo | ((uint64_t)opened.shm_size_hi << 32);
+    int fd = shm_open(opened.shm_name, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0)
+        return fail(c, ASIOJACK_CLIENT_SHM, "cannot open shared memory %s: %s",
+                    opened.shm_name, strerror(errno));
+    if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < size || size > SIZE_MAX) {
+        close(fd);
+        return fail(c, ASIOJACK_CLIENT_SHM, "shared memory %s has the wrong size",
+                    opened.shm_name);
+    }
+    void *base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (base == MAP_FAILED)
+        return fail(c, ASIOJACK_CLIENT_SHM, "cannot map shared memory %s: %s",
+                    opened.shm_name, strerror(errno));
+    const char *bad = asiojack_shm_check(base, size);
+    if (bad) {
+        munmap(base, (size_t)size);
+        return fail(c, ASIOJACK_CLIENT_SHM, "%s", bad);
+    }
+    c->shm = base;
+    c->shm_size = size;
+    c->session_id = opened.session_id;
+    copy_text(c->client_name, sizeof(c->client_name), opened.client_name);
+    return 0;
+}
+
+int asiojack_client_create_buffers(struct asiojack_client *c, uint32_t frames,
+                                   const uint8_t *in_active,
+                                   const uint8_t *out_active)
+{
+    struct asiojack_msg_create_buffers m;
+    memset(&m, 0, sizeof(m));
+    m.frames = frames;
+    memcpy(m.in_active, in_active, sizeof(m.in_active));
+    memcpy(m.out_active, out_active, sizeof(m.out_active));
+    return request(c, ASIOJACK_MSG_CREATE_BUFFERS, &m, sizeof(m));
+}
+
+int asiojack_client_dispose_buffers(struct asiojack_client *c)
+{
+    return request(c, ASIOJACK_MSG_DISPOSE_BUFFERS, NULL, 0);
+}
+
+int asiojack_client_start(struct asiojack_client *c)
+{
+    if (c->shm) {
+        /* Cycles published before start are not ours to answer. */
+        c->last_seq = __atomic_load_n(&c->shm->ready_seq, __ATOMIC_ACQUIRE);
+        __atomic_store_n(&c->shm->done_seq, c->last_seq, __ATOMIC_RELEASE);
+    }
+    return request(c, ASIOJACK_MSG_START, NULL, 0);
+}
+
+int asiojack_client_stop(struct asiojack_client *c)
+{
+    return request(c, ASIOJACK_MSG_STOP, NULL, 0);
+}
+
+void asiojack_client_close(struct asiojack_client *c)
+{
+    if (c->fd >= 0) {
+        if (c->shm)
+            request(c, ASIOJACK_MSG_CLOSE, NULL, 0);
+        close(c->fd);
+        c->fd = -1;
+    }
+    if (c->shm) {
+        munmap(c->shm, (size_t)c->shm_size);
+        c->shm = NULL;
+    }
+}
+
+void *asiojack_client_in_buffer(struct asiojack_client *c, uint32_t half,
+                                uint32_t ch)
+{
+    if (!c->shm || half > 1 || ch >= c->shm->n_inputs)
+        return NULL;
+    return (uint8_t *)c->shm + asiojack_in_offset(c->shm, half, ch);
+}
+
+void *asiojack_client_out_buffer(struct asiojack_client *c, uint32_t half,
+                                 uint32_t ch)
+{
+    if (!c->shm || half > 1 || ch >= c->shm->n_outputs)
+        return NULL;
+    return (uint8_t *)c->shm + asiojack_out_offset(c->shm, half, ch);
+}
+
+int asiojack_client_wait(struct asiojack_client *c, uint32_t *seq,
+                         uint32_t *events, int timeout_ms)
+{
+    struct asiojack_shm *s = c->shm;
+    struct timespec deadline =
+        asiojack_ns_to_timespec(asiojack_now_ns() + (uint64_t)timeout_ms * 1000000u);
+    *events = 0;
+    for (;;) {
+        /* Read the doorbell before the state it guards, so a ring between
+         * the check and the wait makes the wait return at once. */
+        uint32_t bell = __atomic_load_n(&s->doorbell, __ATOMIC_ACQUIRE);
+        *events |= __atomic_exchange_n(&s->events, 0, __ATOMIC_ACQ_REL);
+        uint32_t ready = __atomic_load_n(&s->ready_seq, __ATOMIC_ACQUIRE);
+        if (ready != c->last_seq) {
+            c->last_seq = ready;
+            *seq = ready;
+            return 1;
+        }
+        if (*events)
+            return 0;
+        if (asiojack_futex_wait(&s->doorbell, bell, &deadline) == ETIMEDOUT)
+            return 0;
+    }
+}
+
+void asiojack_client_done(struct asiojack_client *c, uint32_t seq)
+{
+    __atomic_store_n(&c->shm->done_seq, seq, __ATOMIC_RELEASE);
+    asiojack_futex_wake(&c->shm->done_seq);
+}

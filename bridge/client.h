@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * client.h: the driver's side of the contract, in plain Linux C.  The Wine
+ * unix library and the Linux test peer both use it, so the tests of the
+ * Linux half exercise the very code the driver runs.
+ *
+ * Control calls (connect, open, create_buffers, start, stop, ...) block on
+ * the socket and belong to the host's control thread.  wait/done are the
+ * audio path: futex waits and wakes on the shared segment only.
+ */
+#ifndef ASIOJACK_CLIENT_H
+#define ASIOJACK_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "asiojack_abi.h"
+
+/* Results of the control calls: 0 or one of these. */
+enum asiojack_client_status {
+    ASIOJACK_CLIENT_OK = 0,
+    ASIOJACK_CLIENT_NO_SERVER = -1,  /* nobody answers, none could be started */
+    ASIOJACK_CLIENT_VERSION = -2,    /* server speaks another protocol version */
+    ASIOJACK_CLIENT_PROTOCOL = -3,   /* broken reply, lost connection */
+    ASIOJACK_CLIENT_REFUSED = -4,    /* server answered with an error */
+    ASIOJACK_CLIENT_SHM = -5,        /* segment could not be mapped or is bad */
+};
+
+struct asiojack_client {
+    int fd;
+    struct asiojack_shm *shm;
+    uint64_t shm_size;
+    uint32_t last_seq;           /* last cycle handed to the host */
+    uint32_t server_protocol;    /* from WELCOME, or from a version ERROR */
+    int32_t server_error;        /* code of the last ERROR reply */
+    uint32_t socket_events;      /* event bits received on the socket */
+    uint32_t session_id;
+    char client_name[ASIOJACK_NAME_LEN];
+    char server_version[32];
+    char error[ASIOJACK_TEXT_LEN]; /* last failure, in words */
+};
+
+/* Where the server listens: $ASIOJACK_RUNTIME_DIR, else
+ * $XDG_RUNTIME_DIR/asiojack, else /tmp/asiojack-<uid>; file control.sock. */
+int asiojack_socket_path(char *buf, size_t size);
+
+/* Connect and say hello.  With `autostart`, a server that does not answer
+ * is started (asiojack serve) and waited for. */
+int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
+                            uint32_t bits, int autostart);
+
+/* Open the session (one JACK client) and map its segment. 0 = defaults. */
+int asiojack_client_open(struct asiojack_client *c, const char *client_name,
+                         uint32_t n_inputs, uint32_t n_outputs);
+
+int asiojack_client_create_buffers(struct asiojack_client *c, uint32_t frames,
+                                   const uint8_t *in_active,
+                                   const uint8_t *out_active);
+int asiojack_client_dispose_buffers(struct asiojack_client *c);
+int asiojack_client_start(struct asiojack_client *c);
+int asiojack_client_stop(struct asiojack_client *c);
+
+/* Close the session and the connection; safe on a half-open client. */
+void asiojack_client_close(struct asiojack_client *c);
+
+/* Host buffer of a channel in a half, inside the shared segment. */
+void *asiojack_client_in_buffer(struct asiojack_client *c, uint32_t half,
+                                uint32_t ch);
+void *asiojack_client_out_buffer(struct asiojack_client *c, uint32_t half,
+                                 uint32_t ch);
+
+/*
+ * Audio path.  Wait for the next cycle for at most timeout_ms.  Returns 1
+ * with *seq set when a cycle is ready, 0 on timeout; *events receives the
+ * event bits raised since the last call (taken, so each is seen once).
+ */
+int asiojack_client_wait(struct asiojack_client *c, uint32_t *seq,
+                         uint32_t *events, int timeout_ms);
+
+/* Report cycle `seq` finished: its output half is filled. */
+void asiojack_client_done(struct asiojack_client *c, uint32_t seq);
+
+#endif /* ASIOJACK_CLIENT_H */

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * engine.c: the JACK process callback of one session.
+ *
+ * One cycle, all inside JACK's period:
+ *   1. copy the active JACK inputs into half (seq & 1) of the segment;
+ *   2. write that half's time info, publish seq and ring the doorbell
+ *      (FUTEX_WAKE), so the driver's callback thread runs the host;
+ *   3. wait on done_seq until it reads seq, but never past the deadline;
+ *   4. copy that half's outputs to JACK, or silence on a miss.
+ * The host thus fills the outputs of the very cycle whose inputs it got:
+ * no buffer of latency is added.  A completion that comes late is never
+ * played: the next cycle waits for its own sequence number only.
+ *
+ * Real-time rules: no allocation, no locks, no logging; the only system
+ * calls are the futex ones (clock_gettime is served by the vDSO).
+ */
+#include "engine.h"
+
+#include <string.h>
+
+#include "convert.h"
+#include "futex.h"
+
+void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
+                          uintptr_t jack_client)
+{
+    memset(e, 0, sizeof(*e));
+    e->shm = shm_base;
+    e->base = shm_base;
+    e->client = (jack_client_t *)jack_client;
+    e->n_inputs = e->shm->n_inputs;
+    e->n_outputs = e->shm->n_outputs;
+    e->seq = __atomic_load_n(&e->shm->ready_seq, __ATOMIC_RELAXED);
+}
+
+int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
+                             uint32_t channel, uintptr_t jack_port)
+{
+    if (is_output) {
+        if (channel >= e->n_outputs)
+            return -1;
+        e->out_ports[channel] = (jack_port_t *)jack_port;
+    } else {
+        if (channel >= e->n_inputs)
+            return -1;
+        e->in_ports[channel] = (jack_port_t *)jack_port;
+    }
+    return 0;
+}
+
+int asiojack_engine_install(struct asiojack_engine *e)
+{
+    return jack_set_process_callback(e->client, asiojack_engine_process, e);
+}
+
+/* Silence outputs that someone listens to; an unconnected port's buffer is
+ * read by nobody, so it costs nothing. */
+static void silence_outputs(struct asiojack_engine *e, jack_nframes_t nframes,
+                            int only_inactive)
+{
+    const struct asiojack_shm *s = e->shm;
+    for (uint32_t ch = 0; ch < e->n_outputs; ch++) {
+        jack_port_t *p = e->out_ports[ch];
+        if (!p || (only_inactive && s->out_active[ch]))
+            continue;
+        if (!jack_port_connected(p))
+            continue;
+        memset(jack_port_get_buffer(p, nframes), 0, nframes * sizeof(float));
+    }
+}
+
+static void write_time(struct asiojack_engine *e, uint32_t seq,
+                       jack_nframes_t nframes, uint64_t start_ns)
+{
+    struct asiojack_shm *s = e->shm;
+    struct asiojack_time *t = &s->time[seq & 1];
+    jack_position_t pos;
+    jack_transport_state_t ts = jack_transport_query(e->client, &pos);
+
+    t->cycle = seq;
+    t->sample_position = s->sample_position;
+    t->system_time_ns = start_ns;
+    t->jack_frame_time = jack_last_frame_time(e->client);
+    t->transport_frame = pos.frame;
+    t->frames = nframes;
+    t->sample_rate = s->sample_rate;
+    t->flags = ASIOJACK_TIME_TRANSPORT_VALID |
+               (ts == JackTransportRolling ? ASIOJACK_TIME_TRANSPORT_ROLLING : 0);
+}
+
+/* Wait until the peer reports `seq` done or the deadline passes. */
+static int wait_done(struct asiojack_shm *s, uint32_t seq, uint64_t deadline_ns)
+{
+    struct timespec deadline = asiojack_ns_to_timespec(deadline_ns);
+    for (;;) {
+        uint32_t done = __atomic_load_n(&s->done_seq, __ATOMIC_ACQUIRE);
+        if (done == seq)
+            return 1;
+        if (asiojack_futex_wait(&s->done_seq, done, &deadline) == ETIMEDOUT)
+            return __atomic_load_n(&s->done_seq, __ATOMIC_ACQUIRE) == seq;
+    }
+}
+
+int asiojack_engine_process(jack_nframes_t nframes, void *arg)
+{
+    struct asiojack_engine *e = arg;
+    struct asiojack_shm *s = e->shm;
+    uint64_t start_ns = asiojack_now_ns();
+    uint32_t type = s->sample_type;
+
+    if (e->missed_seq &&
+        __atomic_load_n(&s->done_seq, __ATOMIC_ACQUIRE) == e->missed_seq) {
+        /* The peer finished a cycle we had already played as silence. */
+        s->late++;
+        e->missed_seq = 0;
+    }
+
+    if (!__atomic_load_n(&s->running, __ATOMIC_ACQUIRE)) {
+        e->was_running = 0;
+        silence_outputs(e, nframes, 0);
+        return 0;
+    }
+    if (!e->was_running) {
+        e->was_running = 1;
+        s->sample_position = 0;
+    }
+    if (nframes != s->buffer_frames || nframes > s->max_frames) {
+        /* The host's buffers were made for another size: it has been told
+         * (buffer-size event) and must re-create them. */
+        s->skipped++;
+        silence_outputs(e, nframes, 0);
+        return 0;
+    }
+
+    uint32_t seq = e->seq + 1;
+    if (seq == 0) /* 0 means "none" in done_seq and missed_seq; 2 keeps the
+                     halves alternating after 0xffffffff */
+        seq = 2;
+    uint32_t half = seq & 1;
+
+    for (uint32_t ch = 0; ch < e->n_inputs; ch++) {
+        if (!s->in_active[ch] || !e->in_ports[ch])
+            continue;
+        asiojack_convert_from_float(e->base + asiojack_in_offset(s, half, ch),
+                                    jack_port_get_buffer(e->in_ports[ch], nframes),
+                                    nframes, type);
+    }
+    write_time(e, seq, nframes, start_ns);
+
+    e->seq = seq;
+    s->cycles++;
+    __atomic_store_n(&s->ready_seq, seq, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&s->doorbell, 1, __ATOMIC_RELEASE);
+    asiojack_futex_wake(&s->doorbell);
+
+    uint64_t period_ns = s->sample_rate ?
+        (uint64_t)nframes * 1000000000u / s->sample_rate : 0;
+    uint64_t deadline_ns = start_ns + period_ns * s->deadline_permille / 1000u;
+    int ok = wait_done(s, seq, deadline_ns);
+    uint64_t waited = asiojack_now_ns() - start_ns;
+    if (waited > s->max_wait_ns)
+        s->max_wait_ns = waited;
+
+    if (ok) {
+        s->completed++;
+        for (uint32_t ch = 0; ch < e->n_outputs; ch++) {
+            if (!s->out_active[ch] || !e->out_ports[ch])
+                continue;
+            asiojack_convert_to_float(jack_port_get_buffer(e->out_ports[ch], nframes),
+                                      e->base + asiojack_out_offset(s, half, ch),
+                                      nframes, type);
+        }
+        silence_outputs(e, nframes, 1);
+    } else {
+        s->misses++;
+        e->missed_seq = seq;
+        silence_outputs(e, nframes, 0);
+    }
+    s->sample_position += nframes;
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * engine.h: the real-time half of a session.  It runs as the JACK process
+ * callback of the session's client and moves audio between JACK's port
+ * buffers and the shared segment, handing each cycle to the driver in the
+ * Wine process and waiting for it with a deadline.
+ *
+ * Everything here but asiojack_engine_process() is called from the server's
+ * control thread, never while the callback may run on the same data, except
+ * where noted.
+ */
+#ifndef ASIOJACK_ENGINE_H
+#define ASIOJACK_ENGINE_H
+
+#include <stdint.h>
+
+#include <jack/jack.h>
+
+#include "asiojack_abi.h"
+
+struct asiojack_engine {
+    struct asiojack_shm *shm;
+    uint8_t *base;              /* == (uint8_t *)shm */
+    jack_client_t *client;
+    jack_port_t *in_ports[ASIOJACK_MAX_CHANNELS];
+    jack_port_t *out_ports[ASIOJACK_MAX_CHANNELS];
+    uint32_t n_inputs;
+    uint32_t n_outputs;
+    uint32_t seq;               /* last cycle published */
+    uint32_t missed_seq;        /* last cycle whose deadline passed, 0 = none */
+    uint32_t was_running;
+};
+
+/* Prepare an engine for a mapped segment and an open JACK client. */
+void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
+                          uintptr_t jack_client);
+
+/* Tell the engine which JACK port backs a channel (before activation). */
+int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
+                             uint32_t channel, uintptr_t jack_port);
+
+/* Install asiojack_engine_process as the client's process callback.
+ * Must be called before jack_activate(); returns JACK's result. */
+int asiojack_engine_install(struct asiojack_engine *e);
+
+/* The JACK process callback. */
+int asiojack_engine_process(jack_nframes_t nframes, void *arg);
+
+#endif /* ASIOJACK_ENGINE_H */

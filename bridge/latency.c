@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "latency.h"
+
+#include <jack/jack.h>
+
+uint32_t asiojack_port_latency_max(uintptr_t jack_port, int capture)
+{
+    jack_latency_range_t range = {0, 0};
+    jack_port_get_latency_range((jack_port_t *)jack_port,
+                                capture ? JackCaptureLatency : JackPlaybackLatency,
+                                &range);
+    return range.max;
+}

@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The ``asiojack`` command."""
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pyjack_side import __version__
+from pyjack_side.config import ConfigError, load
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pyjack_side.server import serve
+
+    config = load(args.config)
+    if args.idle_timeout is not None:
+        idle = args.idle_timeout
+    else:
+        idle = config.idle_timeout if args.auto else 0.0
+    try:
+        serve(config, idle_timeout=idle)
+    except RuntimeError as err:
+        print(f"asiojack: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    config = load(args.config)
+    for key, value in vars(config).items():
+        print(f"{key} = {value!r}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="asiojack", description="ASIO for Wine programs, through JACK.")
+    parser.add_argument("--version", action="version", version=f"asiojack {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="configuration file (default: ~/.config/asiojack/config.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the server in the foreground")
+    p.add_argument("--idle-timeout", type=float, default=None,
+                   help="exit after this many seconds without a driver (0: never)")
+    p.add_argument("--auto", action="store_true",
+                   help="started on demand by the driver: exit after the configured idle_timeout")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("config", help="print the effective configuration")
+    p.set_defaults(func=_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``asiojack`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="asiojack: %(levelname)s %(name)s: %(message)s")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ConfigError as err:
+        print(f"asiojack: {err}", file=sys.stderr)
+        return 2

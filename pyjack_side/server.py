@@ -1,0 +1,302 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The asiojack server: a per-user control socket and the sessions behind it.
+
+Each connection is one ASIO driver instance.  The driver says hello
+(protocol version, pid, program name, 32/64-bit), opens its session, and
+then creates buffers, starts, stops and closes.  The server answers each
+request with exactly one reply and pushes events (buffer size, sample rate,
+latency, JACK gone) when JACK tells it.  A connection that ends, or whose
+process disappears, takes its session with it.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pyjack_side import __version__
+from pyjack_side.abi import ffi, lib
+from pyjack_side.config import Config
+from pyjack_side.paths import ensure_private_dir, socket_path
+from pyjack_side.protocol import ProtocolError, decode, error, new, pack, read_message, text
+from pyjack_side.session import Session, SessionError, client_name_for
+
+log = logging.getLogger(__name__)
+
+#: how often the server looks for peers that vanished without closing
+PEER_POLL_SECONDS = 0.2
+
+
+def _peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end of a unix socket."""
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, gid = struct.unpack("3i", raw)
+    return pid, uid, gid
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Connection:
+    """One driver instance talking to the server."""
+
+    def __init__(self, server: "Server", reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, pid: int) -> None:
+        """Wrap an accepted connection from process ``pid``."""
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.pid = pid
+        self.exe_name = ""
+        self.bits = 0
+        self.greeted = False
+        self.session: Session | None = None
+
+    def send(self, data: bytes) -> None:
+        """Queue bytes to the driver, unless it is already gone."""
+        if not self.writer.is_closing():
+            self.writer.write(data)
+
+    def event(self, bits: int, value: int) -> None:
+        """Push an event message (loop thread only)."""
+        self.send(pack(lib.ASIOJACK_MSG_EVENT,
+                       new("struct asiojack_msg_event", event=bits, value=value)))
+
+    async def serve(self) -> None:
+        """Answer requests until the driver closes or breaks the protocol."""
+        try:
+            while True:
+                try:
+                    msg_type, payload = await read_message(self.reader)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                try:
+                    keep_going = await self.handle(msg_type, payload)
+                except ProtocolError as err:
+                    log.warning("pid %d: malformed message: %s", self.pid, err)
+                    self.send(error(lib.ASIOJACK_ERR_MALFORMED, f"malformed message: {err}"))
+                    return
+                except SessionError as err:
+                    self.send(error(err.code, str(err)))
+                    keep_going = True
+                await self.writer.drain()
+                if not keep_going:
+                    return
+        except ProtocolError as err:
+            log.warning("pid %d: malformed message: %s", self.pid, err)
+            self.send(error(lib.ASIOJACK_ERR_MALFORMED, f"malformed message: {err}"))
+        finally:
+            await self.close()
+
+    async def handle(self, msg_type: int, payload: bytes) -> bool:
+        """Carry out one request; False ends the connection."""
+        if msg_type == lib.ASIOJACK_MSG_HELLO:
+            return self.hello(payload)
+        if not self.greeted:
+            raise ProtocolError("the first message must be HELLO")
+        body = decode(msg_type, payload)
+        if msg_type == lib.ASIOJACK_MSG_OPEN:
+            await self.open(body)
+            return True
+        session = self.session
+        if session is None:
+            raise SessionError(lib.ASIOJACK_ERR_STATE, "no session is open on this connection")
+        if msg_type == lib.ASIOJACK_MSG_CREATE_BUFFERS:
+            session.create_buffers(int(body.frames), body.in_active, body.out_active)
+        elif msg_type == lib.ASIOJACK_MSG_DISPOSE_BUFFERS:
+            session.dispose_buffers()
+        elif msg_type == lib.ASIOJACK_MSG_START:
+            session.start()
+        elif msg_type == lib.ASIOJACK_MSG_STOP:
+            session.stop()
+        elif msg_type == lib.ASIOJACK_MSG_CLOSE:
+            self.send(pack(lib.ASIOJACK_MSG_OK))
+            await self.close_session()
+            return True
+        self.send(pack(lib.ASIOJACK_MSG_OK))
+        return True
+
+    def hello(self, payload: bytes) -> bool:
+        if self.greeted:
+            raise ProtocolError("HELLO sent twice")
+        # The version comes first in every HELLO ever defined: read it before
+        # trusting anything else, so a mismatch is told in words.
+        if len(payload) < 4:
+            raise ProtocolError("HELLO too short to hold a protocol version")
+        version = int.from_bytes(payload[:4], "little")
+        if version != lib.ASIOJACK_PROTOCOL_VERSION:
+            side = "the asiojack server" if version > lib.ASIOJACK_PROTOCOL_VERSION \
+                else "the asiojack driver (asiojack register)"
+            message = (f"asiojack server {__version__} speaks protocol "
+                       f"{lib.ASIOJACK_PROTOCOL_VERSION}, the driver speaks {version}: "
+                       f"update {side}")
+            log.warning("pid %d: %s", self.pid, message)
+            self.send(error(lib.ASIOJACK_ERR_VERSION, message))
+            return False
+        body = decode(lib.ASIOJACK_MSG_HELLO, payload)
+        self.exe_name = text(body.exe_name)
+        self.bits = int(body.bits)
+        self.greeted = True
+        log.info("pid %d: hello from %s (%d-bit)", self.pid, self.exe_name or "?", self.bits)
+        self.send(pack(lib.ASIOJACK_MSG_WELCOME,
+                       new("struct asiojack_msg_welcome",
+                           protocol_version=lib.ASIOJACK_PROTOCOL_VERSION,
+                           server_pid=os.getpid(), server_version=__version__)))
+        return True
+
+    async def open(self, body: Any) -> None:
+        if self.session is not None:
+            raise SessionError(lib.ASIOJACK_ERR_STATE, "a session is already open")
+        config = self.server.config
+        wanted = text(body.client_name) or client_name_for(self.exe_name)
+        n_in = int(body.n_inputs) or config.inputs
+        n_out = int(body.n_outputs) or config.outputs
+        session = Session(self.server.next_session_id(), config)
+        loop = asyncio.get_running_loop()
+
+        def on_event(bits: int, value: int) -> None:
+            # JACK's notification thread: hop to the loop.
+            loop.call_soon_threadsafe(self.event, bits, value)
+
+        # Opening a JACK client blocks for a while: keep other drivers served.
+        async with self.server.jack_lock:
+            await loop.run_in_executor(None, session.open, wanted, n_in, n_out, on_event)
+        self.session = session
+        self.server.sessions[session.session_id] = session
+        log.info("pid %d: session %d is JACK client '%s' (%d in, %d out)", self.pid,
+                 session.session_id, session.client.name if session.client else "?", n_in, n_out)
+        size = session.shm_size
+        self.send(pack(lib.ASIOJACK_MSG_OPENED,
+                       new("struct asiojack_msg_opened", session_id=session.session_id,
+                           shm_size_lo=size & 0xFFFFFFFF, shm_size_hi=size >> 32,
+                           shm_name=session.shm_name,
+                           client_name=session.client.name if session.client else "")))
+
+    async def close_session(self) -> None:
+        session, self.session = self.session, None
+        if session is None:
+            return
+        self.server.sessions.pop(session.session_id, None)
+        log.info("pid %d: closing session %d %s", self.pid, session.session_id,
+                 session.counters())
+        async with self.server.jack_lock:
+            await asyncio.get_running_loop().run_in_executor(None, session.close)
+
+    async def close(self) -> None:
+        """End the connection and its session."""
+        await self.close_session()
+        if not self.writer.is_closing():
+            with contextlib.suppress(Exception):
+                await self.writer.drain()
+            self.writer.close()
+        self.server.connections.discard(self)
+
+
+class Server:
+    """The control socket and every session of this user."""
+
+    def __init__(self, config: Config, path: Path | None = None,
+                 idle_timeout: float = 0.0) -> None:
+        """Serve ``config``'s sessions on ``path``; exit after ``idle_timeout`` s unused (0: never)."""
+        self.config = config
+        self.path = path or socket_path()
+        self.idle_timeout = idle_timeout
+        self.connections: set[Connection] = set()
+        self.sessions: dict[int, Session] = {}
+        self.jack_lock = asyncio.Lock()
+        self._session_ids = 0
+        self._stop = asyncio.Event()
+        self._idle_since = time.monotonic()
+
+    def next_session_id(self) -> int:
+        """A number no other session of this server has."""
+        self._session_ids += 1
+        return self._session_ids
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        pid, uid, _ = _peer_credentials(sock)
+        if uid != os.getuid():
+            log.warning("refused pid %d of uid %d", pid, uid)
+            writer.close()
+            return
+        conn = Connection(self, reader, writer, pid)
+        self.connections.add(conn)
+        await conn.serve()
+
+    async def _watch_peers(self) -> None:
+        """Close connections whose process died without the socket noticing yet."""
+        while not self._stop.is_set():
+            await asyncio.sleep(PEER_POLL_SECONDS)
+            for conn in list(self.connections):
+                if not _pid_alive(conn.pid):
+                    log.info("pid %d is gone: closing its session", conn.pid)
+                    await conn.close()
+            if self.connections:
+                self._idle_since = time.monotonic()
+            elif self.idle_timeout and time.monotonic() - self._idle_since > self.idle_timeout:
+                log.info("idle for %.0f s: exiting", self.idle_timeout)
+                self._stop.set()
+
+    def _claim_socket(self) -> None:
+        """Take the socket path, refusing if a live server holds it."""
+        ensure_private_dir(self.path.parent)
+        if self.path.exists():
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(str(self.path))
+            except OSError:
+                self.path.unlink()  # left by a server that died
+            else:
+                raise RuntimeError(f"an asiojack server already listens on {self.path}")
+            finally:
+                probe.close()
+
+    async def run(self, ready: Callable[[], None] | None = None) -> None:
+        """Serve until SIGINT/SIGTERM or the idle timeout."""
+        self._claim_socket()
+        old_umask = os.umask(0o077)
+        try:
+            server = await asyncio.start_unix_server(self._accept, path=str(self.path))
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop.set)
+        log.info("asiojack %s serving on %s", __version__, self.path)
+        if ready:
+            ready()
+        watcher = asyncio.create_task(self._watch_peers())
+        try:
+            await self._stop.wait()
+        finally:
+            watcher.cancel()
+            server.close()
+            for conn in list(self.connections):
+                await conn.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+def serve(config: Config, idle_timeout: float = 0.0) -> None:
+    """Run a server in the foreground."""
+    asyncio.run(Server(config, idle_timeout=idle_timeout).run(
+        ready=lambda: print(f"asiojack: serving on {socket_path()}", flush=True)))
+
+
+__all__ = ["Server", "Connection", "serve", "ffi"]

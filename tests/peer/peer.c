@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * peer.c: a Linux stand-in for the ASIO driver, for tests of the Linux
+ * half.  It speaks the contract through bridge/client.c, exactly as the
+ * Wine unix library does, and plays a host that copies each input channel
+ * to the output channel of the same number.
+ *
+ * Prints "READY <client name> <shm name>" once streaming, and a JSON line
+ * with its counts when it ends.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "futex.h"
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: peer [--exe NAME] [--name CLIENT] [--inputs N] [--outputs N]\n"
+            "            [--frames N] [--seconds S] [--stall-at CYCLE --stall-ms MS]\n"
+            "            [--channels N]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *exe = "peer.exe", *name = "";
+    unsigned n_in = 0, n_out = 0, frames = 0, channels = 0, stall_ms = 0;
+    unsigned long stall_at = 0;
+    double seconds = 1.0;
+    static const struct option opts[] = {
+        {"exe", required_argument, 0, 'e'},      {"name", required_argument, 0, 'n'},
+        {"inputs", required_argument, 0, 'i'},   {"outputs", required_argument, 0, 'o'},
+        {"frames", required_argument, 0, 'f'},   {"seconds", required_argument, 0, 's'},
+        {"stall-at", required_argument, 0, 'a'}, {"stall-ms", required_argument, 0, 'm'},
+        {"channels", required_argument, 0, 'c'}, {0, 0, 0, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'e': exe = optarg; break;
+        case 'n': name = optarg; break;
+        case 'i': n_in = (unsigned)atoi(optarg); break;
+        case 'o': n_out = (unsigned)atoi(optarg); break;
+        case 'f': frames = (unsigned)atoi(optarg); break;
+        case 's': seconds = atof(optarg); break;
+        case 'a': stall_at = strtoul(optarg, NULL, 10); break;
+        case 'm': stall_ms = (unsigned)atoi(optarg); break;
+        case 'c': channels = (unsigned)atoi(optarg); break;
+        default: usage();
+        }
+    }
+
+    struct asiojack_client c;
+    int r = asiojack_client_connect(&c, exe, 64, 0);
+    if (!r)
+        r = asiojack_client_open(&c, name, n_in, n_out);
+    if (r) {
+        printf("{\"error\": %d, \"message\": \"%s\"}\n", r, c.error);
+        return 1;
+    }
+    struct asiojack_shm *s = c.shm;
+    if (!frames)
+        frames = s->jack_buffer_frames;
+    unsigned pairs = s->n_inputs < s->n_outputs ? s->n_inputs : s->n_outputs;
+    if (channels && channels < pairs)
+        pairs = channels;
+
+    uint8_t in_active[ASIOJACK_MAX_CHANNELS] = {0}, out_active[ASIOJACK_MAX_CHANNELS] = {0};
+    for (unsigned ch = 0; ch < pairs; ch++)
+        in_active[ch] = out_active[ch] = 1;
+    r = asiojack_client_create_buffers(&c, frames, in_active, out_active);
+    if (!r)
+        r = asiojack_client_start(&c);
+    if (r) {
+        printf("{\"error\": %d, \"message\": \"%s\"}\n", r, c.error);
+        asiojack_client_close(&c);
+        return 1;
+    }
+    printf("READY %s %s\n", c.client_name, "");
+    fflush(stdout);
+
+    size_t bytes = (size_t)frames * s->bytes_per_sample;
+    unsigned long handled = 0, timeouts = 0, jumps = 0;
+    uint32_t all_events = 0, last = 0;
+    uint64_t end = asiojack_now_ns() + (uint64_t)(seconds * 1e9);
+    while (asiojack_now_ns() < end) {
+        uint32_t seq, events;
+        int got = asiojack_client_wait(&c, &seq, &events, 100);
+        all_events |= events;
+        if (!got) {
+            timeouts++;
+            continue;
+        }
+        if (last && seq != last + 1)
+            jumps++;
+        last = seq;
+        for (unsigned ch = 0; ch < pairs; ch++)
+            memcpy(asiojack_client_out_buffer(&c, seq & 1, ch),
+                   asiojack_client_in_buffer(&c, seq & 1, ch), bytes);
+        handled++;
+        if (stall_at && handled == stall_at) {
+            struct timespec ts = {stall_ms / 1000, (long)(stall_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        asiojack_client_done(&c, seq);
+    }
+    r = asiojack_client_stop(&c);
+    printf("{\"handled\": %lu, \"timeouts\": %lu, \"jumps\": %lu, \"events\": %u, "
+           "\"stop\": %d, \"client\": \"%s\"}\n",
+           handled, timeouts, jumps, all_events, r, c.client_name);
+    asiojack_client_close(&c);
+    return r ? 1 : 0;
+}
