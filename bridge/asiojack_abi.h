@@ -87,7 +87,7 @@ struct asiojack_time {
  * Who writes what:
  *   identity           server, before the peer maps the segment
  *   doorbell, ready    engine (JACK process thread); server for events
- *   done               peer (the driver's callback thread)
+ *   done_seq, late     peer (the driver's callback thread)
  *   control, active    server, only while the session is stopped
  *   counters, time     engine
  */
@@ -115,7 +115,10 @@ struct asiojack_shm {
 
     /* peer -> engine futex word: 64 bytes */
     uint32_t done_seq;         /* futex: last cycle the peer finished */
-    uint32_t peer_reserved[15];
+    uint32_t peer_pad;
+    uint64_t late;             /* completions after their deadline: the peer
+                                  counts them, since only it sees them all */
+    uint32_t peer_reserved[12];
 
     /* control: 64 bytes */
     uint32_t running;          /* engine publishes cycles only when 1 */
@@ -131,11 +134,10 @@ struct asiojack_shm {
     uint64_t cycles;           /* cycles published to the peer */
     uint64_t completed;        /* cycles the peer finished in time */
     uint64_t misses;           /* cycles played as silence: deadline missed */
-    uint64_t late;             /* completions that arrived after their deadline */
     uint64_t skipped;          /* cycles not published: buffer size mismatch */
     uint64_t max_wait_ns;      /* longest wait for the peer */
     uint64_t sample_position;  /* frames since start() */
-    uint64_t counters_reserved;
+    uint64_t counters_reserved[2];
 
     /* per-half time info: 2 x 64 bytes */
     struct asiojack_time time[2];
@@ -268,6 +270,7 @@ struct asiojack_msg_event {
 _Static_assert(sizeof(struct asiojack_time) == 64, "asiojack_time size");
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, doorbell, 64);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, done_seq, 128);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, late, 136);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, running, 192);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, cycles, 256);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, time, 320);

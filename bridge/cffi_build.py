@@ -54,11 +54,11 @@ struct asiojack_shm {
     uint32_t channel_stride; uint32_t sample_type; uint32_t bytes_per_sample;
     uint32_t session_id;
     uint32_t doorbell; uint32_t ready_seq; uint32_t events;
-    uint32_t done_seq;
+    uint32_t done_seq; uint64_t late;
     uint32_t running; uint32_t buffer_frames; uint32_t sample_rate;
     uint32_t jack_buffer_frames; uint32_t input_latency;
     uint32_t output_latency; uint32_t deadline_permille;
-    uint64_t cycles; uint64_t completed; uint64_t misses; uint64_t late;
+    uint64_t cycles; uint64_t completed; uint64_t misses;
     uint64_t skipped; uint64_t max_wait_ns; uint64_t sample_position;
     struct asiojack_time time[2];
     uint8_t in_active[...];

@@ -268,6 +268,7 @@ int asiojack_client_open(struct asiojack_client *c, const char *client_name,
     c->shm_size = size;
     c->session_id = opened.session_id;
     copy_text(c->client_name, sizeof(c->client_name), opened.client_name);
+    copy_text(c->shm_name, sizeof(c->shm_name), opened.shm_name);
     return 0;
 }
 
@@ -360,6 +361,17 @@ int asiojack_client_wait(struct asiojack_client *c, uint32_t *seq,
 
 void asiojack_client_done(struct asiojack_client *c, uint32_t seq)
 {
-    __atomic_store_n(&c->shm->done_seq, seq, __ATOMIC_RELEASE);
-    asiojack_futex_wake(&c->shm->done_seq);
+    struct asiojack_shm *s = c->shm;
+    const struct asiojack_time *t = &s->time[seq & 1];
+    uint64_t period_ns = t->sample_rate ?
+        (uint64_t)t->frames * 1000000000u / t->sample_rate : 0;
+    uint64_t deadline_ns = t->system_time_ns + period_ns * s->deadline_permille / 1000u;
+
+    __atomic_store_n(&s->done_seq, seq, __ATOMIC_RELEASE);
+    asiojack_futex_wake(&s->done_seq);
+    /* Too late if the engine has moved on or its deadline has passed: that
+     * half was played as silence and this completion is discarded. */
+    if (__atomic_load_n(&s->ready_seq, __ATOMIC_ACQUIRE) != seq ||
+        asiojack_now_ns() > deadline_ns)
+        __atomic_fetch_add(&s->late, 1, __ATOMIC_RELAXED);
 }

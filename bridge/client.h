@@ -36,6 +36,7 @@ struct asiojack_client {
     uint32_t socket_events;      /* event bits received on the socket */
     uint32_t session_id;
     char client_name[ASIOJACK_NAME_LEN];
+    char shm_name[ASIOJACK_NAME_LEN];
     char server_version[32];
     char error[ASIOJACK_TEXT_LEN]; /* last failure, in words */
 };

@@ -109,13 +109,6 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
     uint64_t start_ns = asiojack_now_ns();
     uint32_t type = s->sample_type;
 
-    if (e->missed_seq &&
-        __atomic_load_n(&s->done_seq, __ATOMIC_ACQUIRE) == e->missed_seq) {
-        /* The peer finished a cycle we had already played as silence. */
-        s->late++;
-        e->missed_seq = 0;
-    }
-
     if (!__atomic_load_n(&s->running, __ATOMIC_ACQUIRE)) {
         e->was_running = 0;
         silence_outputs(e, nframes, 0);
@@ -134,8 +127,8 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
     }
 
     uint32_t seq = e->seq + 1;
-    if (seq == 0) /* 0 means "none" in done_seq and missed_seq; 2 keeps the
-                     halves alternating after 0xffffffff */
+    if (seq == 0) /* 0 means "none yet"; 2 keeps the halves alternating
+                     after 0xffffffff */
         seq = 2;
     uint32_t half = seq & 1;
 
@@ -174,7 +167,6 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
         silence_outputs(e, nframes, 1);
     } else {
         s->misses++;
-        e->missed_seq = seq;
         silence_outputs(e, nframes, 0);
     }
     s->sample_position += nframes;

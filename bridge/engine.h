@@ -27,7 +27,6 @@ struct asiojack_engine {
     uint32_t n_inputs;
     uint32_t n_outputs;
     uint32_t seq;               /* last cycle published */
-    uint32_t missed_seq;        /* last cycle whose deadline passed, 0 = none */
     uint32_t was_running;
 };
 

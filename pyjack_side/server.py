@@ -93,7 +93,10 @@ class Connection:
                 except SessionError as err:
                     self.send(error(err.code, str(err)))
                     keep_going = True
-                await self.writer.drain()
+                try:
+                    await self.writer.drain()
+                except ConnectionError:
+                    return
                 if not keep_going:
                     return
         except ProtocolError as err:

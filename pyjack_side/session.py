@@ -95,8 +95,11 @@ class Session:
             except jack.JackOpenError as err:
                 last_error = err
                 status = err.args[1] if len(err.args) > 1 else None
-                # Only a name clash is worth another name.
-                if status is None or not getattr(status, "name_not_unique", False):
+                # With an exact name, jackd answers a clash with "server
+                # error" (or "name not unique"): only those are worth
+                # another name; "server failed" means no JACK at all.
+                clash = status is not None and (status.name_not_unique or status.server_error)
+                if not clash:
                     break
         raise SessionError(lib.ASIOJACK_ERR_JACK,
                            f"JACK server not running or refused client '{base}' ({last_error})")

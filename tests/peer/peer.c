@@ -81,7 +81,7 @@ int main(int argc, char **argv)
         asiojack_client_close(&c);
         return 1;
     }
-    printf("READY %s %s\n", c.client_name, "");
+    printf("READY %s %s\n", c.client_name, c.shm_name);
     fflush(stdout);
 
     size_t bytes = (size_t)frames * s->bytes_per_sample;
