@@ -134,6 +134,7 @@ class Connection:
         return True
 
     def hello(self, payload: bytes) -> bool:
+        """Check the driver's protocol version and greet it; False on a mismatch."""
         if self.greeted:
             raise ProtocolError("HELLO sent twice")
         # The version comes first in every HELLO ever defined: read it before
@@ -162,6 +163,7 @@ class Connection:
         return True
 
     async def open(self, body: Any) -> None:
+        """Open this connection's session: a JACK client and its segment."""
         if self.session is not None:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "a session is already open")
         config = self.server.config
@@ -190,6 +192,7 @@ class Connection:
                            client_name=session.client.name if session.client else "")))
 
     async def close_session(self) -> None:
+        """Close the session, if any, keeping the connection."""
         session, self.session = self.session, None
         if session is None:
             return
@@ -214,7 +217,7 @@ class Server:
 
     def __init__(self, config: Config, path: Path | None = None,
                  idle_timeout: float = 0.0) -> None:
-        """Serve ``config``'s sessions on ``path``; exit after ``idle_timeout`` s unused (0: never)."""
+        """Serve sessions on ``path``; exit after ``idle_timeout`` s unused (0: never)."""
         self.config = config
         self.path = path or socket_path()
         self.idle_timeout = idle_timeout

@@ -6,6 +6,7 @@ shared segment and the C engine installed as the client's process callback.
 Python only sets things up and tears them down; the audio runs in C.
 """
 
+import _posixshmem  # the shm_open/shm_unlink of multiprocessing.shared_memory
 import logging
 import mmap
 import os
@@ -13,7 +14,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import _posixshmem  # the shm_open/shm_unlink of multiprocessing.shared_memory
 import jack
 
 from pyjack_side.abi import ffi, lib
@@ -32,7 +32,7 @@ class SessionError(Exception):
 
 
 def client_name_for(exe_name: str) -> str:
-    """JACK client name for a program: ``C:\\x\\REAPER.exe`` becomes ``reaper``."""
+    r"""JACK client name for a program: ``C:\x\REAPER.exe`` becomes ``reaper``."""
     base = re.split(r"[\\/]", exe_name)[-1]
     if base.lower().endswith(".exe"):
         base = base[:-4]

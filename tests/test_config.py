@@ -63,6 +63,6 @@ def test_cli_reports_bad_config_and_exits_2(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text("inputs = 999\n")
     r = subprocess.run([sys.executable, "-m", "pyjack_side", "--config", str(f), "serve"],
-                       capture_output=True, text=True, timeout=30)
+                       capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert r.returncode == 2
     assert str(f) in r.stderr and "'inputs'" in r.stderr
