@@ -34,6 +34,46 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register(args: argparse.Namespace) -> int:
+    from pyjack_side import wine
+
+    prefix = args.prefix or wine.default_prefix()
+    try:
+        done = wine.register(prefix, system=args.system)
+    except (wine.WineError, OSError) as err:
+        print(f"asiojack: register failed: {err}", file=sys.stderr)
+        return 1
+    for step in done.steps:
+        print(step)
+    if done.winedllpath_needed:
+        print(f"Run Windows programs with WINEDLLPATH={done.dll_dir} so Wine finds the "
+              f"driver, e.g.:\n  export WINEDLLPATH={done.dll_dir}")
+    return 0
+
+
+def _unregister(args: argparse.Namespace) -> int:
+    from pyjack_side import wine
+
+    prefix = args.prefix or wine.default_prefix()
+    try:
+        steps = wine.unregister(prefix, system=args.system)
+    except (wine.WineError, OSError) as err:
+        print(f"asiojack: unregister failed: {err}", file=sys.stderr)
+        return 1
+    for step in steps or ["nothing to undo"]:
+        print(step)
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from pyjack_side import doctor, wine
+
+    checks = doctor.run(args.prefix or wine.default_prefix())
+    for check in checks:
+        print(check.line())
+    return 1 if any(check.ok is False for check in checks) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -50,6 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auto", action="store_true",
                    help="started on demand by the driver: exit after the configured idle_timeout")
     p.set_defaults(func=_serve)
+
+    for name, func, text in (
+            ("register", _register, "install the driver into a Wine prefix and register it"),
+            ("unregister", _unregister, "undo register")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--prefix", type=Path, default=None,
+                       help="Wine prefix (default: $WINEPREFIX or ~/.wine)")
+        p.add_argument("--system", action="store_true",
+                       help="use Wine's own DLL directory (needs root) instead of "
+                            "~/.local/share/asiojack/wine + WINEDLLPATH")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("doctor", help="check Wine, the prefix, JACK, the server, real-time")
+    p.add_argument("--prefix", type=Path, default=None,
+                   help="Wine prefix (default: $WINEPREFIX or ~/.wine)")
+    p.set_defaults(func=_doctor)
 
     p = sub.add_parser("config", help="print the effective configuration")
     p.set_defaults(func=_config)

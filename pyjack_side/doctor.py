@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""``asiojack doctor``: what stands between a Windows program and JACK."""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyjack_side import wine
+from pyjack_side.paths import socket_path
+
+#: priority the driver asks for its callback thread (below JACK's usual 70-95)
+DRIVER_RT_PRIORITY = 60
+
+
+@dataclass
+class Check:
+    """One finding: ``ok`` is True (fine), False (broken) or None (a warning)."""
+
+    name: str
+    ok: bool | None
+    detail: str
+
+    def line(self) -> str:
+        """The finding as one printable line."""
+        mark = {True: "ok  ", False: "FAIL", None: "warn"}[self.ok]
+        return f"[{mark}] {self.name}: {self.detail}"
+
+
+def check_wine() -> Check:
+    """Wine is installed and runs."""
+    try:
+        binary = wine.wine_binary()
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout.strip()
+    except (wine.WineError, OSError, subprocess.TimeoutExpired) as err:
+        return Check("wine", False, str(err))
+    return Check("wine", True, f"{version} ({binary})")
+
+
+def check_driver_built() -> Check:
+    """The package carries a built driver."""
+    try:
+        return Check("driver build", True, str(wine.packaged_driver_dir()))
+    except wine.WineError as err:
+        return Check("driver build", False, str(err))
+
+
+def check_prefix(prefix: Path) -> list[Check]:
+    """The prefix exists, lists the driver, and Wine can find both halves."""
+    if not (prefix / "system.reg").exists():
+        return [Check("prefix", False, f"no Wine prefix at {prefix}")]
+    checks = [Check("prefix", True, str(prefix))]
+    if not wine.is_registered(prefix):
+        checks.append(Check("registered", False,
+                            f"asiojack is not registered: run asiojack register --prefix {prefix}"))
+        return checks
+    checks.append(Check("registered", True, "HKLM\\Software\\ASIO\\asiojack"))
+    user_dir = wine.user_driver_dir()
+    system_dir: Path | None
+    try:
+        system_dir = wine.wine_lib_dir()
+    except wine.WineError:
+        system_dir = None
+    if system_dir and (system_dir / "x86_64-windows" / wine.DLL).exists():
+        checks.append(Check("builtin files", True, f"in Wine's own {system_dir}"))
+    elif (user_dir / "x86_64-windows" / wine.DLL).exists():
+        on_path = str(user_dir) in os.environ.get("WINEDLLPATH", "").split(":")
+        checks.append(Check("builtin files", True if on_path else None,
+                            f"in {user_dir}" + ("" if on_path else
+                                                f": run Wine with WINEDLLPATH={user_dir}")))
+    else:
+        checks.append(Check("builtin files", False,
+                            "asiojack.dll/.so are installed nowhere Wine looks: "
+                            f"run asiojack register --prefix {prefix}"))
+    return checks
+
+
+def check_jack() -> Check:
+    """A JACK server answers."""
+    import jack
+
+    try:
+        client = jack.Client("asiojack-doctor", no_start_server=True)
+    except jack.JackError:
+        server = os.environ.get("JACK_DEFAULT_SERVER", "default")
+        return Check("jack", False, f"JACK server '{server}' not running")
+    try:
+        return Check("jack", True, f"{client.samplerate} Hz, {client.blocksize} frames")
+    finally:
+        client.close()
+
+
+def check_server() -> Check:
+    """The asiojack server answers and speaks our protocol version."""
+    from pyjack_side.abi import lib
+    from pyjack_side.protocol import new, pack
+
+    path = socket_path()
+    if not path.exists():
+        return Check("asiojack server", None,
+                     f"not running ({path}); the driver starts it when a program opens it")
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(str(path))
+            s.sendall(pack(lib.ASIOJACK_MSG_HELLO,
+                           new("struct asiojack_msg_hello",
+                               protocol_version=lib.ASIOJACK_PROTOCOL_VERSION,
+                               pid=os.getpid(), bits=64, exe_name="asiojack-doctor")))
+            header = s.recv(16, socket.MSG_WAITALL)
+            _, msg_type, size, _ = struct.unpack("<4I", header)
+            payload = s.recv(size, socket.MSG_WAITALL)
+    except OSError as err:
+        return Check("asiojack server", False, f"{path}: {err}")
+    if msg_type == lib.ASIOJACK_MSG_WELCOME:
+        from pyjack_side.abi import ffi
+
+        welcome = ffi.from_buffer("struct asiojack_msg_welcome *", payload)
+        return Check("asiojack server", True,
+                     f"version {ffi.string(welcome.server_version).decode()}, protocol "
+                     f"{welcome.protocol_version}, pid {welcome.server_pid}")
+    return Check("asiojack server", False, f"answered with message type {msg_type}: "
+                 + payload[8:].split(b"\0")[0].decode(errors="replace"))
+
+
+def check_realtime() -> Check:
+    """The driver's callback thread may use SCHED_FIFO."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_RTPRIO)
+    if os.geteuid() == 0:
+        return Check("real-time", True, "running as root: SCHED_FIFO allowed")
+    if soft == resource.RLIM_INFINITY or soft >= DRIVER_RT_PRIORITY:
+        return Check("real-time", True, f"RLIMIT_RTPRIO {soft}: SCHED_FIFO allowed")
+    return Check("real-time", None,
+                 f"RLIMIT_RTPRIO is {soft}: the host's audio thread cannot get SCHED_FIFO "
+                 f"{DRIVER_RT_PRIORITY}, so it may miss deadlines under load. Add your user to "
+                 "the 'audio' group with rtprio 95 in /etc/security/limits.d/ and log in again.")
+
+
+def run(prefix: Path) -> list[Check]:
+    """All checks, in the order a problem would be met."""
+    return [check_wine(), check_driver_built(), *check_prefix(prefix), check_jack(),
+            check_server(), check_realtime()]

@@ -1,0 +1,175 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Putting the driver into a Wine prefix, taking it out, and checking it.
+
+Wine loads asiojack as a *builtin* DLL: the PE half ``asiojack.dll`` and its
+unix library ``asiojack.so`` live side by side as
+``<dir>/x86_64-windows/asiojack.dll`` and ``<dir>/x86_64-unix/asiojack.so``,
+where ``<dir>`` is on ``WINEDLLPATH`` (user install) or is Wine's own
+library directory (``--system``).  A copy of the PE also goes into the
+prefix's ``system32``: hosts check that the registered file exists, and Wine,
+seeing its builtin mark, loads the builtin from the library path instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+DLL = "asiojack.dll"
+SO = "asiojack.so"
+#: registry key a host enumerates ASIO drivers under
+ASIO_KEY = r"Software\\ASIO\\asiojack"
+
+
+class WineError(RuntimeError):
+    """A Wine step that failed, with what to do about it."""
+
+
+def wine_binary() -> str:
+    """The 64-bit Wine loader: ``$WINE``, Debian's ``wine64`` or ``wine``."""
+    explicit = os.environ.get("WINE")
+    candidates = [explicit] if explicit else []
+    candidates += ["/usr/lib/wine/wine64", "wine64", "wine"]
+    for candidate in candidates:
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    raise WineError("Wine not found: install it (Debian: apt-get install wine wine64) "
+                    "or set WINE to the wine64 binary")
+
+
+def wine_lib_dir() -> Path:
+    """Wine's own builtin DLL directory (the one holding x86_64-windows/)."""
+    for candidate in (Path("/usr/lib/x86_64-linux-gnu/wine"), Path("/usr/lib/wine"),
+                      Path("/usr/lib64/wine"), Path("/opt/wine-stable/lib64/wine")):
+        if (candidate / "x86_64-windows" / "ntdll.dll").exists():
+            return candidate
+    raise WineError("cannot find Wine's library directory (x86_64-windows/ntdll.dll)")
+
+
+def packaged_driver_dir() -> Path:
+    """Where the build put the driver: ``$ASIOJACK_DRIVER_DIR`` or the package."""
+    explicit = os.environ.get("ASIOJACK_DRIVER_DIR")
+    candidates = [Path(explicit)] if explicit else []
+    candidates.append(Path(__file__).resolve().parent / "wine")
+    for candidate in candidates:
+        if (candidate / "x86_64-windows" / DLL).exists() and \
+                (candidate / "x86_64-unix" / SO).exists():
+            return candidate
+    raise WineError("the asiojack driver was not built: install MinGW "
+                    "(gcc-mingw-w64-x86-64) and Wine's winebuild (wine64-tools), "
+                    "then reinstall asiojack")
+
+
+def user_driver_dir() -> Path:
+    """The per-user WINEDLLPATH entry ``asiojack register`` fills."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "asiojack" / "wine"
+
+
+def default_prefix() -> Path:
+    """``$WINEPREFIX`` or ``~/.wine``."""
+    return Path(os.environ.get("WINEPREFIX") or Path.home() / ".wine")
+
+
+def wine_env(prefix: Path, dll_dir: Path | None) -> dict[str, str]:
+    """Environment to run Wine in ``prefix`` with asiojack on WINEDLLPATH."""
+    env = dict(os.environ, WINEPREFIX=str(prefix))
+    env.setdefault("WINEDEBUG", "-all")
+    if dll_dir is not None:
+        paths = [str(dll_dir)] + [p for p in env.get("WINEDLLPATH", "").split(":")
+                                  if p and p != str(dll_dir)]
+        env["WINEDLLPATH"] = ":".join(paths)
+    return env
+
+
+def _copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".new")
+    shutil.copy2(src, tmp)
+    os.replace(tmp, dst)  # never leave a half-written DLL for a running host
+
+
+def _system32(prefix: Path) -> Path:
+    return prefix / "drive_c" / "windows" / "system32"
+
+
+@dataclass
+class Registration:
+    """What :func:`register` did."""
+
+    prefix: Path
+    dll_dir: Path
+    system: bool
+    steps: list[str]
+
+    @property
+    def winedllpath_needed(self) -> bool:
+        """Whether Wine must be run with ``WINEDLLPATH`` including :attr:`dll_dir`."""
+        return not self.system
+
+
+def _run_wine(prefix: Path, dll_dir: Path | None, *args: str, timeout: float = 120) -> str:
+    env = wine_env(prefix, dll_dir)
+    try:
+        r = subprocess.run([wine_binary(), *args], env=env, capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired as err:
+        raise WineError(f"wine {' '.join(args)} did not finish in {timeout:.0f} s") from err
+    if r.returncode != 0:
+        detail = (r.stderr or r.stdout).strip().splitlines()[-3:]
+        raise WineError(f"wine {' '.join(args)} failed (exit {r.returncode}): "
+                        + " / ".join(detail))
+    return r.stdout
+
+
+def register(prefix: Path, system: bool = False, source: Path | None = None) -> Registration:
+    """Install the driver files and register the COM class and ASIO driver in ``prefix``."""
+    source = source or packaged_driver_dir()
+    if not (prefix / "system.reg").exists():
+        raise WineError(f"no Wine prefix at {prefix}: create it first "
+                        f"(WINEPREFIX={prefix} wineboot --init)")
+    dll_dir = wine_lib_dir() if system else user_driver_dir()
+    steps = []
+    for sub, name in (("x86_64-windows", DLL), ("x86_64-unix", SO)):
+        _copy(source / sub / name, dll_dir / sub / name)
+        steps.append(f"installed {dll_dir / sub / name}")
+    _copy(source / "x86_64-windows" / DLL, _system32(prefix) / DLL)
+    steps.append(f"installed {_system32(prefix) / DLL}")
+    _run_wine(prefix, None if system else dll_dir, "regsvr32", "/s", DLL)
+    if not is_registered(prefix):
+        raise WineError(f"regsvr32 ran but HKLM\\{ASIO_KEY} is missing from "
+                        f"{prefix / 'system.reg'}")
+    steps.append(f"registered {DLL} in {prefix} (HKLM\\Software\\ASIO\\asiojack)")
+    return Registration(prefix, dll_dir, system, steps)
+
+
+def unregister(prefix: Path, system: bool = False) -> list[str]:
+    """Undo :func:`register` for ``prefix``."""
+    dll_dir = wine_lib_dir() if system else user_driver_dir()
+    steps = []
+    if is_registered(prefix) and (dll_dir / "x86_64-windows" / DLL).exists():
+        _run_wine(prefix, None if system else dll_dir, "regsvr32", "/s", "/u", DLL)
+        steps.append(f"unregistered {DLL} from {prefix}")
+    for path in (_system32(prefix) / DLL,):
+        if path.exists():
+            path.unlink()
+            steps.append(f"removed {path}")
+    if system:
+        for sub, name in (("x86_64-windows", DLL), ("x86_64-unix", SO)):
+            if (dll_dir / sub / name).exists():
+                (dll_dir / sub / name).unlink()
+                steps.append(f"removed {dll_dir / sub / name}")
+    return steps
+
+
+def is_registered(prefix: Path) -> bool:
+    """Whether the prefix's registry lists the asiojack ASIO driver."""
+    try:
+        text = (prefix / "system.reg").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^\[" + ASIO_KEY + r"\]", text, re.M | re.I) is not None
