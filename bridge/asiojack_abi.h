@@ -32,6 +32,8 @@
 #define ASIOJACK_TEXT_LEN 256           /* error messages, paths */
 #define ASIOJACK_CACHE_LINE 64
 #define ASIOJACK_MAX_MESSAGE 4096       /* largest payload a peer may send */
+#define ASIOJACK_WAIT_BUCKETS 1024      /* histogram of the engine's waits */
+#define ASIOJACK_WAIT_BUCKET_SHIFT 11   /* bucket width 2^11 ns = 2.048 us */
 
 /* Sample formats of the audio buffers, as the host sees them. */
 enum asiojack_sample_type {
@@ -152,6 +154,11 @@ struct asiojack_shm {
 
     /* the JACK client name of this session */
     char client_name[ASIOJACK_NAME_LEN];
+
+    /* How long the engine waited for the peer each cycle: bucket
+     * wait_ns >> ASIOJACK_WAIT_BUCKET_SHIFT, the last bucket holding all
+     * longer waits.  Engine-written, read by status and benchmarks. */
+    uint32_t wait_histogram[ASIOJACK_WAIT_BUCKETS];
 };
 
 /* Byte offset of one input channel's buffer in one half. */
@@ -277,7 +284,8 @@ ASIOJACK_ASSERT_OFFSET(asiojack_shm, time, 320);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, in_active, 448);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, in_names, 704);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, client_name, 704 + 2 * 128 * 64);
-_Static_assert(sizeof(struct asiojack_shm) == 704 + 2 * 128 * 64 + 64,
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, wait_histogram, 704 + 2 * 128 * 64 + 64);
+_Static_assert(sizeof(struct asiojack_shm) == 704 + 2 * 128 * 64 + 64 + 4096,
                "asiojack_shm size");
 _Static_assert(sizeof(struct asiojack_shm) % ASIOJACK_CACHE_LINE == 0,
                "audio buffers must start cache-line aligned");

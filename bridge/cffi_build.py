@@ -20,6 +20,8 @@ CDEF = """
 #define ASIOJACK_NAME_LEN ...
 #define ASIOJACK_TEXT_LEN ...
 #define ASIOJACK_MAX_MESSAGE ...
+#define ASIOJACK_WAIT_BUCKETS ...
+#define ASIOJACK_WAIT_BUCKET_SHIFT ...
 
 enum asiojack_sample_type {
     ASIOJACK_SAMPLE_FLOAT32, ASIOJACK_SAMPLE_INT32,
@@ -66,6 +68,7 @@ struct asiojack_shm {
     char in_names[][64];
     char out_names[][64];
     char client_name[...];
+    uint32_t wait_histogram[...];
     ...;
 };
 

@@ -154,6 +154,8 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
     uint64_t waited = asiojack_now_ns() - start_ns;
     if (waited > s->max_wait_ns)
         s->max_wait_ns = waited;
+    uint64_t bucket = waited >> ASIOJACK_WAIT_BUCKET_SHIFT;
+    s->wait_histogram[bucket < ASIOJACK_WAIT_BUCKETS ? bucket : ASIOJACK_WAIT_BUCKETS - 1]++;
 
     if (ok) {
         s->completed++;

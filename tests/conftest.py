@@ -1,196 +1,31 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Real parts for the tests: a private dummy jackd, the asiojack server, the C peer.
-
-Nothing is mocked.  Every jackd gets a private server name, every asiojack
-server a private runtime directory, so tests neither see nor disturb a
-JACK server or asiojack server the user runs.
-"""
+"""pytest fixtures over the real parts in harness.py."""
 
 from __future__ import annotations
 
-import itertools
-import os
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import jack
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-BRIDGE = ROOT / "bridge"
-_names = itertools.count(1)
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.02):  # noqa: ANN001
-    """Poll ``predicate`` until it returns something true; fail after ``timeout`` s."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-@dataclass
-class Jackd:
-    """A running private jackd with the dummy driver."""
-
-    name: str
-    frames: int
-    rate: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def client(self, name: str) -> jack.Client:
-        """A JACK client of the test itself on this server."""
-        return jack.Client(name, servername=self.name, no_start_server=True)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def start_jackd(tmp: Path, frames: int, rate: int = 48000) -> Jackd:
-    """Start ``jackd --no-realtime -d dummy`` under a private name and wait until it answers."""
-    name = f"ajtest-{os.getpid()}-{next(_names)}"
-    log = tmp / f"{name}.log"
-    cmd = ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(rate),
-           "-p", str(frames), "-C", "2", "-P", "2"]
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    server = Jackd(name, frames, rate, proc, log)
-
-    def answers() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"jackd exited: {log.read_text()}")
-        try:
-            c = server.client("probe")
-        except jack.JackError:
-            return False
-        c.close()
-        return True
-
-    wait_for(answers, 15, "jackd to answer")
-    return server
-
-
-@dataclass
-class AsiojackServer:
-    """A running ``asiojack serve`` bound to one jackd."""
-
-    jackd: Jackd
-    runtime: Path
-    env: dict[str, str]
-    proc: subprocess.Popen[bytes]
-    log: Path
-    config: Path
-    peers: list[subprocess.Popen[str]] = field(default_factory=list)
-
-    @property
-    def socket(self) -> Path:
-        return self.runtime / "control.sock"
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        for peer in self.peers:
-            if peer.poll() is None:
-                peer.kill()
-                peer.wait()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def server_env(jackd: Jackd, runtime: Path, config: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(JACK_DEFAULT_SERVER=jackd.name, ASIOJACK_RUNTIME_DIR=str(runtime),
-               ASIOJACK_CONFIG=str(config), PYTHONUNBUFFERED="1")
-    return env
-
-
-def start_server(tmp: Path, jackd: Jackd, config_text: str = "") -> AsiojackServer:
-    """Start the asiojack server with a private runtime dir and config file."""
-    base = tmp / f"asiojack-{next(_names)}"
-    base.mkdir()
-    runtime = base / "run"
-    config = base / "config.toml"
-    config.write_text(config_text or "inputs = 4\noutputs = 4\ndeadline = 0.9\n")
-    env = server_env(jackd, runtime, config)
-    log = base / "server.log"
-    # cwd away from the source tree, which would shadow the installed package.
-    proc = subprocess.Popen([sys.executable, "-m", "pyjack_side", "-v", "serve"], cwd=base,
-                            env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    server = AsiojackServer(jackd, runtime, env, proc, log, config)
-
-    def listening() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"asiojack serve exited: {log.read_text()}")
-        return server.socket.exists()
-
-    wait_for(listening, 15, "the asiojack server socket")
-    return server
+from harness import (  # noqa: F401  (re-exported for the test modules)
+    BRIDGE,
+    ROOT,
+    AsiojackServer,
+    Jackd,
+    Peer,
+    Segment,
+    build_peer,
+    start_jackd,
+    start_peer,
+    start_server,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="session")
 def peer_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The C test peer, built from tests/peer/peer.c and the bridge sources."""
-    out = tmp_path_factory.mktemp("peer") / "peer"
-    cc = os.environ.get("CC", "cc")
-    sources = [ROOT / "tests/peer/peer.c"] + [BRIDGE / f for f in
-                                               ("client.c", "shm.c", "autostart.c")]
-    subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror",
-                    f"-I{BRIDGE}", *map(str, sources), "-o", str(out)], check=True)
-    return out
-
-
-@dataclass
-class Peer:
-    """A running test peer and what it said."""
-
-    proc: subprocess.Popen[str]
-    client_name: str
-    shm_name: str
-
-    def finish(self, timeout: float = 30) -> dict[str, object]:
-        import json
-
-        out, _ = self.proc.communicate(timeout=timeout)
-        lines = [line for line in out.splitlines() if line.startswith("{")]
-        assert lines, f"peer printed no result: {out!r}"
-        result: dict[str, object] = json.loads(lines[-1])
-        result["returncode"] = self.proc.returncode
-        return result
-
-
-def start_peer(peer_bin: Path, server: AsiojackServer, *args: str) -> Peer:
-    """Start a peer and wait until it streams ("READY" line)."""
-    proc = subprocess.Popen([str(peer_bin), *args], env=server.env, stdout=subprocess.PIPE,
-                            text=True)
-    server.peers.append(proc)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("READY"):
-        rest = proc.stdout.read() if proc.poll() is not None else ""
-        raise AssertionError(f"peer did not start: {line!r}{rest!r}\n{server.log_text()}")
-    _, client_name, shm_name = line.split()
-    return Peer(proc, client_name, shm_name)
+    return build_peer(tmp_path_factory.mktemp("peer") / "peer")
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +40,3 @@ def asiojack(jackd256: Jackd, tmp_path: Path) -> Iterator[AsiojackServer]:
     server = start_server(tmp_path, jackd256)
     yield server
     server.stop()
-
-
-def have(tool: str) -> bool:
-    return shutil.which(tool) is not None

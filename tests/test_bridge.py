@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import mmap
-import os
 import signal
 import stat
 import time
@@ -15,6 +13,7 @@ import pytest
 from conftest import (
     AsiojackServer,
     Jackd,
+    Segment,
     start_jackd,
     start_peer,
     start_server,
@@ -22,31 +21,12 @@ from conftest import (
 )
 from probe import LoopProbe
 
-from pyjack_side.abi import ffi
-
 
 def wire(probe: LoopProbe, client_name: str, channel: int = 1) -> None:
     """probe:send -> <client>:in_N and <client>:out_N -> probe:recv."""
     c = probe.client
     c.connect(probe.send, f"{client_name}:in_{channel}")
     c.connect(f"{client_name}:out_{channel}", probe.recv)
-
-
-class Segment:
-    """Read-only view of a session's shared memory, for its counters."""
-
-    def __init__(self, shm_name: str) -> None:
-        path = Path("/dev/shm") / shm_name.lstrip("/")
-        self.path = path
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            self._map = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
-        finally:
-            os.close(fd)
-        self.shm = ffi.from_buffer("struct asiojack_shm *", self._map)
-
-    def __getattr__(self, name: str) -> int:
-        return int(getattr(self.shm, name))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Real Wine parts for the tests: a prefix, PortAudio's ASIO host, the test program.
+
+- PortAudio's ASIO-enabled DLL comes from the Windows wheel of
+  ``sounddevice`` on PyPI, downloaded once and cached outside the repository
+  (``$ASIOJACK_TEST_CACHE`` or ``~/.cache/asiojack-tests``), never committed.
+- ``pahost.exe`` is tests/host/pahost.c built with MinGW.
+- One prefix per test run (``wineboot --init`` takes ~10 s), with asiojack
+  registered by the real ``asiojack register`` command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PA_DLL = "libportaudio64bit-asio.dll"
+WINE64 = "/usr/lib/wine/wine64"
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("ASIOJACK_TEST_CACHE") or str(Path.home() / ".cache" / "asiojack-tests")
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def portaudio_dll() -> Path:
+    """PortAudio's ASIO host DLL, from sounddevice's win_amd64 wheel (cached)."""
+    target = cache_dir() / PA_DLL
+    if target.exists():
+        return target
+    download = cache_dir() / "download"
+    download.mkdir(exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                    "--only-binary=:all:", "--platform", "win_amd64", "sounddevice",
+                    "-d", str(download)], check=True, timeout=300)
+    wheels = sorted(download.glob("sounddevice-*-win_amd64.whl"))
+    assert wheels, f"no sounddevice win_amd64 wheel in {download}"
+    with zipfile.ZipFile(wheels[-1]) as whl:
+        member = next(n for n in whl.namelist() if n.endswith("/" + PA_DLL))
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(whl.read(member))
+        tmp.replace(target)
+    return target
+
+
+def build_pahost(out_dir: Path) -> Path:
+    exe = out_dir / "pahost.exe"
+    subprocess.run(["x86_64-w64-mingw32-gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
+                    str(ROOT / "tests" / "host" / "pahost.c"), "-o", str(exe)], check=True)
+    return exe
+
+
+def wine_loader() -> str:
+    # Debian's `wine` wrapper complains about a missing wine32; wine64 doesn't.
+    return WINE64 if os.path.exists(WINE64) else (shutil.which("wine64") or "wine")
+
+
+@dataclass
+class HostResult:
+    """What pahost printed: its events and its final result line."""
+
+    returncode: int
+    events: list[dict[str, object]]
+    result: dict[str, object]
+    stderr: str
+
+    def devices(self) -> list[dict[str, object]]:
+        return [e for e in self.events if e.get("event") == "device"]
+
+
+@dataclass
+class WinePrefix:
+    """A private prefix with asiojack registered, and how to run programs in it."""
+
+    path: Path
+    env: dict[str, str]
+    pahost: Path
+    portaudio: Path
+
+    def run_env(self, extra: dict[str, str]) -> dict[str, str]:
+        env = dict(self.env)
+        env.update(extra)
+        return env
+
+    def host(self, *args: str, env: dict[str, str], timeout: float = 120) -> HostResult:
+        """Run pahost.exe with PortAudio's DLL; parse its JSON lines."""
+        cmd = [wine_loader(), str(self.pahost), str(self.portaudio), *args]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        return parse_host_output(proc.returncode, proc.stdout, proc.stderr)
+
+    def popen_host(self, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+        cmd = [wine_loader(), str(self.pahost), str(self.portaudio), *args]
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+
+
+def parse_host_output(returncode: int, stdout: str, stderr: str) -> HostResult:
+    events = []
+    for line in stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    result = events[-1] if events and "result" in events[-1] else {}
+    return HostResult(returncode, events, result, stderr)
+
+
+def make_prefix(base: Path) -> WinePrefix:
+    """Create a prefix, register asiojack with the real CLI, build the host."""
+    prefix = base / "prefix"
+    data_home = base / "data"
+    env = dict(os.environ)
+    env.update(WINEPREFIX=str(prefix), WINEDEBUG="-all", XDG_DATA_HOME=str(data_home),
+               # PortAudio needs winealsa.drv loaded, but ALSA itself is muted.
+               ALSA_CONFIG_PATH="/dev/null", DISPLAY="", WINEDLLOVERRIDES="mscoree,mshtml=")
+    subprocess.run([wine_loader(), "wineboot", "--init"], env=env, check=True,
+                   capture_output=True, timeout=300)
+    subprocess.run(["wineserver", "-w"], env=env, timeout=120)
+    reg = subprocess.run([sys.executable, "-m", "pyjack_side", "register", "--prefix",
+                          str(prefix)], env=env, capture_output=True, text=True, timeout=300,
+                         cwd=base)
+    assert reg.returncode == 0, reg.stderr + reg.stdout
+    env["WINEDLLPATH"] = str(data_home / "asiojack" / "wine")
+    return WinePrefix(prefix, env, build_pahost(base), portaudio_dll())
