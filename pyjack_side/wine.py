@@ -54,7 +54,10 @@ def packaged_driver_dir() -> Path:
     """Where the build put the driver: ``$ASIOJACK_DRIVER_DIR`` or the package."""
     explicit = os.environ.get("ASIOJACK_DRIVER_DIR")
     candidates = [Path(explicit)] if explicit else []
-    candidates.append(Path(__file__).resolve().parent / "wine")
+    package = Path(__file__).resolve().parent
+    candidates.append(package / "driver")
+    # An editable install runs from the source tree; the build is beside it.
+    candidates += sorted(package.parent.glob("build/*/winedll"))
     for candidate in candidates:
         if (candidate / "x86_64-windows" / DLL).exists() and \
                 (candidate / "x86_64-unix" / SO).exists():

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * callback.c: the driver's audio thread.  It is a Wine thread, so the
+ * host's bufferSwitch runs in a proper Windows context; the waiting is
+ * done on the unix side (a futex on the shared segment), one WAIT and one
+ * DONE unix call per cycle.  Host audio callbacks come from this thread
+ * only.
+ */
+#include <string.h>
+
+#include "driver.h"
+
+/* One WAIT call gives up after this long without a cycle, so the loop
+ * rechecks its state; the unix side also watches d->quit while it waits. */
+#define WAIT_TIMEOUT_MS 100
+
+uint64_t asiojack_host_time_ns(void)
+{
+    /* Wine's performance counter and timeGetTime() share one monotonic
+     * source, so ns from the counter are ns in ASIO's system time base. */
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (!freq.QuadPart)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    uint64_t f = (uint64_t)freq.QuadPart, c = (uint64_t)now.QuadPart;
+    return (c / f) * 1000000000ull + (c % f) * 1000000000ull / f;
+}
+
+/* Events the server raised: the host learns of them only through here. */
+static void deliver_events(struct asiojack_driver *d, uint32_t events)
+{
+    int32_t (*message)(int32_t, int32_t, void *, double *) = d->callbacks.asioMessage;
+    if (!message)
+        return;
+    if (events & (ASIOJACK_EVENT_BUFFER_SIZE | ASIOJACK_EVENT_SAMPLE_RATE |
+                  ASIOJACK_EVENT_JACK_GONE | ASIOJACK_EVENT_RESET)) {
+        /* The buffers no longer match JACK (or JACK is gone): only a full
+         * stop/dispose/create cycle by the host can recover. */
+        message(kAsioResetRequest, 0, NULL, NULL);
+    } else if ((events & ASIOJACK_EVENT_LATENCY) && d->latency_messages) {
+        message(kAsioLatenciesChanged, 0, NULL, NULL);
+    }
+}
+
+static void fill_time(struct asiojack_driver *d, const struct asiojack_unix_wait_params *w,
+                      ASIOTime *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->timeInfo.speed = 1.0;
+    asiojack_split64(w->sample_position, &t->timeInfo.samplePosition.hi,
+                     &t->timeInfo.samplePosition.lo);
+    asiojack_split64(asiojack_host_time_ns() - w->age_ns, &t->timeInfo.systemTime.hi,
+                     &t->timeInfo.systemTime.lo);
+    t->timeInfo.sampleRate =
+        (double)(w->sample_rate ? w->sample_rate : d->shm->sample_rate);
+    t->timeInfo.flags = kSystemTimeValid | kSamplePositionValid | kSampleRateValid;
+
+    /* JACK transport is the nearest thing to time code a host can read. */
+    if (d->time_code && (w->time_flags & ASIOJACK_TIME_TRANSPORT_VALID)) {
+        BOOL rolling = (w->time_flags & ASIOJACK_TIME_TRANSPORT_ROLLING) != 0;
+        t->timeCode.speed = rolling ? 1.0 : 0.0;
+        asiojack_split64(w->transport_frame, &t->timeCode.timeCodeSamples.hi,
+                         &t->timeCode.timeCodeSamples.lo);
+        t->timeCode.flags = kTcValid | kTcSpeedValid |
+                            (rolling ? kTcRunning | kTcOnspeed : kTcStill);
+    }
+}
+
+static DWORD WINAPI callback_main(void *arg)
+{
+    struct asiojack_driver *d = arg;
+    struct asiojack_unix_rt_params rt;
+    struct asiojack_unix_wait_params w;
+    struct asiojack_unix_done_params done;
+    ASIOTime time;
+
+    /* After SetThreadPriority, so Wine's own mapping cannot undo it. */
+    memset(&rt, 0, sizeof(rt));
+    if (!asiojack_unix_call(ASIOJACK_UNIX_SET_RT, &rt) && rt.status) {
+        rt.error[sizeof(rt.error) - 1] = 0;
+        memcpy(d->rt_error, rt.error, sizeof(d->rt_error));
+    }
+
+    while (!InterlockedCompareExchange(&d->quit, 0, 0)) {
+        memset(&w, 0, sizeof(w));
+        w.client = d->client;
+        w.quit_address = (uint64_t)(uintptr_t)&d->quit;
+        w.timeout_ms = WAIT_TIMEOUT_MS;
+        if (asiojack_unix_call(ASIOJACK_UNIX_WAIT, &w))
+            break;
+        if (w.events)
+            deliver_events(d, w.events);
+        if (!w.ready)
+            continue;
+
+        int32_t half = (int32_t)(w.seq & 1);
+        if (d->time_info) {
+            fill_time(d, &w, &time);
+            d->callbacks.bufferSwitchTimeInfo(&time, half, ASIOTrue);
+        } else {
+            d->callbacks.bufferSwitch(half, ASIOTrue);
+        }
+        /* A host that called stop() from inside bufferSwitch may have
+         * closed the session too: touch nothing more. */
+        if (InterlockedCompareExchange(&d->quit, 0, 0))
+            break;
+        done.client = d->client;
+        done.seq = w.seq;
+        done.reserved = 0;
+        asiojack_unix_call(ASIOJACK_UNIX_DONE, &done);
+    }
+    return 0;
+}
+
+BOOL asiojack_thread_start(struct asiojack_driver *d)
+{
+    asiojack_thread_stop(d); /* a thread that stopped itself is joined here */
+    InterlockedExchange(&d->quit, 0);
+    d->thread = CreateThread(NULL, 0, callback_main, d, CREATE_SUSPENDED, &d->thread_id);
+    if (!d->thread)
+        return FALSE;
+    SetThreadPriority(d->thread, THREAD_PRIORITY_TIME_CRITICAL);
+    ResumeThread(d->thread);
+    return TRUE;
+}
+
+void asiojack_thread_stop(struct asiojack_driver *d)
+{
+    InterlockedExchange(&d->quit, 1);
+    if (!d->thread)
+        return;
+    /* stop() called from inside bufferSwitch: the thread cannot wait for
+     * itself; it leaves its loop when the callback returns and is joined
+     * by the next start() or Release. */
+    if (GetCurrentThreadId() == d->thread_id)
+        return;
+    WaitForSingleObject(d->thread, INFINITE);
+    CloseHandle(d->thread);
+    d->thread = NULL;
+    d->thread_id = 0;
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * driver.h: the PE half's shared declarations: the driver object, its
+ * identity, the unix-call glue and the callback thread.
+ */
+#ifndef ASIOJACK_DRIVER_H
+#define ASIOJACK_DRIVER_H
+
+#include <windows.h>
+
+#include "asio.h"
+#include "unixlib.h"
+
+/* The driver's COM class, also the "CLSID" under HKLM\Software\ASIO. */
+#define ASIOJACK_CLSID_STRING L"{214671F4-47F6-4A5B-B921-2B3E3C5B5F59}"
+extern const GUID asiojack_clsid;
+
+#define ASIOJACK_DRIVER_NAME "asiojack"
+#define ASIOJACK_DRIVER_VERSION 1
+
+/*
+ * ASIO methods are C++ virtual functions: __thiscall on i386 (the object
+ * in ecx), the one convention on x86_64.  The IUnknown ones are stdcall.
+ */
+#if defined(__i386__)
+#define ASIO_METHOD __attribute__((thiscall))
+#else
+#define ASIO_METHOD
+#endif
+
+struct asiojack_driver;
+
+struct iasio_vtbl {
+    HRESULT(STDMETHODCALLTYPE *QueryInterface)(struct asiojack_driver *self,
+                                               REFIID riid, void **out);
+    ULONG(STDMETHODCALLTYPE *AddRef)(struct asiojack_driver *self);
+    ULONG(STDMETHODCALLTYPE *Release)(struct asiojack_driver *self);
+    ASIOBool(ASIO_METHOD *init)(struct asiojack_driver *self, void *sys_handle);
+    void(ASIO_METHOD *getDriverName)(struct asiojack_driver *self, char *name);
+    LONG(ASIO_METHOD *getDriverVersion)(struct asiojack_driver *self);
+    void(ASIO_METHOD *getErrorMessage)(struct asiojack_driver *self, char *text);
+    ASIOError(ASIO_METHOD *start)(struct asiojack_driver *self);
+    ASIOError(ASIO_METHOD *stop)(struct asiojack_driver *self);
+    ASIOError(ASIO_METHOD *getChannels)(struct asiojack_driver *self, LONG *inputs,
+                                        LONG *outputs);
+    ASIOError(ASIO_METHOD *getLatencies)(struct asiojack_driver *self, LONG *input,
+                                         LONG *output);
+    ASIOError(ASIO_METHOD *getBufferSize)(struct asiojack_driver *self, LONG *min_size,
+                                          LONG *max_size, LONG *preferred,
+                                          LONG *granularity);
+    ASIOError(ASIO_METHOD *canSampleRate)(struct asiojack_driver *self,
+                                          ASIOSampleRate rate);
+    ASIOError(ASIO_METHOD *getSampleRate)(struct asiojack_driver *self,
+                                          ASIOSampleRate *rate);
+    ASIOError(ASIO_METHOD *setSampleRate)(struct asiojack_driver *self,
+                                          ASIOSampleRate rate);
+    ASIOError(ASIO_METHOD *getClockSources)(struct asiojack_driver *self,
+                                            ASIOClockSource *clocks, LONG *count);
+    ASIOError(ASIO_METHOD *setClockSource)(struct asiojack_driver *self, LONG index);
+    ASIOError(ASIO_METHOD *getSamplePosition)(struct asiojack_driver *self,
+                                              ASIOSamples *position,
+                                              ASIOTimeStamp *stamp);
+    ASIOError(ASIO_METHOD *getChannelInfo)(struct asiojack_driver *self,
+                                           ASIOChannelInfo *info);
+    ASIOError(ASIO_METHOD *createBuffers)(struct asiojack_driver *self,
+                                          ASIOBufferInfo *infos, LONG count,
+                                          LONG frames, ASIOCallbacks *callbacks);
+    ASIOError(ASIO_METHOD *disposeBuffers)(struct asiojack_driver *self);
+    ASIOError(ASIO_METHOD *controlPanel)(struct asiojack_driver *self);
+    ASIOError(ASIO_METHOD *future)(struct asiojack_driver *self, LONG selector,
+                                   void *opt);
+    ASIOError(ASIO_METHOD *outputReady)(struct asiojack_driver *self);
+};
+
+enum asiojack_state {
+    STATE_LOADED,      /* created, init not (successfully) called */
+    STATE_INITIALIZED, /* session open, segment mapped */
+    STATE_PREPARED,    /* buffers created */
+    STATE_RUNNING,
+};
+
+struct asiojack_driver {
+    /* First: hosts treat the object pointer as the interface pointer. */
+    const struct iasio_vtbl *vtbl;
+    LONG refs;
+    /* Serialises the host's control calls; never taken on the audio path. */
+    CRITICAL_SECTION lock;
+    enum asiojack_state state;
+    uint64_t client;                   /* unix-side handle */
+    const struct asiojack_shm *shm;    /* the segment, mapped by the unix side */
+    char error[ASIO_ERROR_TEXT_LEN];
+
+    /* From createBuffers */
+    ASIOCallbacks callbacks;
+    BOOL time_info;                    /* host wants bufferSwitchTimeInfo */
+    BOOL latency_messages;             /* host understands kAsioLatenciesChanged */
+    BOOL time_code;                    /* future(kAsioEnableTimeCodeRead) */
+    uint32_t frames;
+    uint8_t in_active[ASIOJACK_MAX_CHANNELS];
+    uint8_t out_active[ASIOJACK_MAX_CHANNELS];
+
+    /* The callback thread */
+    HANDLE thread;
+    DWORD thread_id;
+    volatile LONG quit;
+    char rt_error[ASIOJACK_TEXT_LEN];  /* why SCHED_FIFO was refused, if it was */
+};
+
+/* main.c: object and lock counts for DllCanUnloadNow. */
+void asiojack_module_ref(void);
+void asiojack_module_unref(void);
+HMODULE asiojack_module(void);
+
+/* driver.c */
+HRESULT asiojack_driver_create(REFIID riid, void **out);
+
+/* unixcall.c: 0 on success; anything else means the unix side is absent. */
+NTSTATUS asiojack_unix_call(enum asiojack_unix_func code, void *args);
+const char *asiojack_unix_missing(void);
+
+/* callback.c: the thread that runs the host's bufferSwitch. */
+BOOL asiojack_thread_start(struct asiojack_driver *d);
+void asiojack_thread_stop(struct asiojack_driver *d);
+
+/* callback.c: "now" in the host's time base (that of timeGetTime), in ns. */
+uint64_t asiojack_host_time_ns(void);
+
+static inline void asiojack_split64(uint64_t v, uint32_t *hi, uint32_t *lo)
+{
+    *hi = (uint32_t)(v >> 32);
+    *lo = (uint32_t)v;
+}
+
+#endif /* ASIOJACK_DRIVER_H */

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * rt.c: real-time scheduling for the driver's callback thread.
+ *
+ * Wine's SetThreadPriority only changes the nice value (if anything), but
+ * the host's bufferSwitch runs inside JACK's cycle deadline, so the thread
+ * asks the kernel for SCHED_FIFO itself, below JACK's own threads.  When
+ * that is refused the reason goes back to the PE side (which keeps it) and
+ * to stderr once: a later `asiojack doctor` wants to tell the user why
+ * audio drops out.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unix_private.h"
+
+#define DEFAULT_PRIORITY 70
+
+/* The refusal is printed once per process, not once per start(). */
+static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
+static int rt_warned;
+
+static int wanted_priority(int32_t asked, int *disabled)
+{
+    const char *env = getenv("ASIOJACK_RT_PRIORITY");
+    int prio = asked;
+    *disabled = 0;
+    if (prio <= 0 && env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == 0 && v <= 0) {
+            *disabled = 1;
+            return 0;
+        }
+        if (*end == 0)
+            prio = v > 99 ? 99 : (int)v;
+    }
+    if (prio <= 0)
+        prio = DEFAULT_PRIORITY;
+    int lo = sched_get_priority_min(SCHED_FIFO), hi = sched_get_priority_max(SCHED_FIFO);
+    if (lo >= 0 && prio < lo)
+        prio = lo;
+    if (hi >= 0 && prio > hi)
+        prio = hi;
+    return prio;
+}
+
+asiojack_ntstatus asiojack_unix_set_rt(void *args)
+{
+    struct asiojack_unix_rt_params *p = args;
+    int disabled;
+    int prio = wanted_priority(p->priority, &disabled);
+
+    p->priority = 0;
+    p->status = 0;
+    p->error[0] = 0;
+    if (disabled) {
+        snprintf(p->error, sizeof(p->error),
+                 "real-time scheduling disabled by ASIOJACK_RT_PRIORITY");
+        return ASIOJACK_STATUS_SUCCESS;
+    }
+
+    /* pid 0 is the calling thread; RESET_ON_FORK keeps whatever the host
+     * spawns from this thread out of the real-time class. */
+    struct sched_param sp = {.sched_priority = prio};
+    if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) == 0) {
+        p->priority = prio;
+        return ASIOJACK_STATUS_SUCCESS;
+    }
+
+    int err = errno;
+    p->status = err;
+    snprintf(p->error, sizeof(p->error),
+             "SCHED_FIFO priority %d refused: %s%s", prio, strerror(err),
+             err == EPERM ? " (no rtprio limit for this user: audio group,"
+                            " /etc/security/limits.d?)" : "");
+    pthread_mutex_lock(&rt_lock);
+    int first = !rt_warned;
+    rt_warned = 1;
+    pthread_mutex_unlock(&rt_lock);
+    if (first)
+        fprintf(stderr, "asiojack: %s; audio runs without real-time priority\n",
+                p->error);
+    return ASIOJACK_STATUS_SUCCESS;
+}
