@@ -18,6 +18,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +179,8 @@ class Connection:
             loop.call_soon_threadsafe(self.event, bits, value)
 
         # Opening a JACK client blocks for a while: keep other drivers served.
-        async with self.server.jack_lock:
-            await loop.run_in_executor(None, session.open, wanted, n_in, n_out, on_event)
+        await loop.run_in_executor(self.server.jack_worker, session.open, wanted, n_in, n_out,
+                                   on_event)
         self.session = session
         self.server.sessions[session.session_id] = session
         log.info("pid %d: session %d is JACK client '%s' (%d in, %d out)", self.pid,
@@ -199,8 +200,7 @@ class Connection:
         self.server.sessions.pop(session.session_id, None)
         log.info("pid %d: closing session %d %s", self.pid, session.session_id,
                  session.counters())
-        async with self.server.jack_lock:
-            await asyncio.get_running_loop().run_in_executor(None, session.close)
+        await asyncio.get_running_loop().run_in_executor(self.server.jack_worker, session.close)
 
     async def close(self) -> None:
         """End the connection and its session."""
@@ -223,7 +223,9 @@ class Server:
         self.idle_timeout = idle_timeout
         self.connections: set[Connection] = set()
         self.sessions: dict[int, Session] = {}
-        self.jack_lock = asyncio.Lock()
+        # One thread does every blocking JACK call, one after another: JACK
+        # clients open and close in order, and no pool of threads lingers.
+        self.jack_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jack")
         self._session_ids = 0
         self._stop = asyncio.Event()
         self._idle_since = time.monotonic()
@@ -297,6 +299,7 @@ class Server:
                 await conn.close()
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+            self.jack_worker.shutdown()
 
 
 def serve(config: Config, idle_timeout: float = 0.0) -> None:

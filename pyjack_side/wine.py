@@ -142,10 +142,15 @@ def register(prefix: Path, system: bool = False, source: Path | None = None) -> 
         steps.append(f"installed {dll_dir / sub / name}")
     _copy(source / "x86_64-windows" / DLL, _system32(prefix) / DLL)
     steps.append(f"installed {_system32(prefix) / DLL}")
-    _run_wine(prefix, None if system else dll_dir, "regsvr32", "/s", DLL)
-    if not is_registered(prefix):
-        raise WineError(f"regsvr32 ran but HKLM\\{ASIO_KEY} is missing from "
-                        f"{prefix / 'system.reg'}")
+    wine_dir = None if system else dll_dir
+    _run_wine(prefix, wine_dir, "regsvr32", "/s", DLL)
+    # Ask Wine, not system.reg: wineserver writes the file back lazily.
+    try:
+        _run_wine(prefix, wine_dir, "reg", "query", r"HKLM\Software\ASIO\asiojack",
+                  "/v", "CLSID")
+    except WineError as err:
+        raise WineError(f"regsvr32 ran but left no HKLM\\Software\\ASIO\\asiojack: {err}") \
+            from err
     steps.append(f"registered {DLL} in {prefix} (HKLM\\Software\\ASIO\\asiojack)")
     return Registration(prefix, dll_dir, system, steps)
 

@@ -16,6 +16,7 @@
  * plain return can reach the shell as 0).
  */
 #include <windows.h>
+#include <tlhelp32.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -394,6 +395,7 @@ static int run_once(PaStream *s, DWORD ms)
         pa_failed("Pa_StartStream", err);
         return -1;
     }
+    emit("\"event\": \"started\"");
     Sleep(ms);
     err = pa.StopStream(s);
     if (err != paNoError) {
@@ -437,6 +439,23 @@ static int mode_stream(const struct options *o)
     return r == 0 && callbacks > 0 ? 0 : 1;
 }
 
+/* Threads of this process: a driver that leaks its callback thread shows
+ * up as a count that grows from cycle to cycle. */
+static int count_threads(void)
+{
+    THREADENTRY32 te = {.dwSize = sizeof(te)};
+    DWORD self = GetCurrentProcessId();
+    int n = 0;
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+    if (snap == INVALID_HANDLE_VALUE)
+        return -1;
+    for (BOOL more = Thread32First(snap, &te); more; more = Thread32Next(snap, &te))
+        if (te.th32OwnerProcessID == self)
+            n++;
+    CloseHandle(snap);
+    return n;
+}
+
 static int mode_cycles(const struct options *o)
 {
     struct tally t;
@@ -458,9 +477,9 @@ static int mode_cycles(const struct options *o)
         if (r || callbacks == 0)
             failed++;
         emit("\"event\": \"cycle\", \"index\": %d, \"ok\": %s, \"callbacks\": %ld, "
-             "\"ms\": %lu",
+             "\"ms\": %lu, \"threads\": %d",
              i, r == 0 && callbacks > 0 ? "true" : "false", callbacks,
-             (unsigned long)(GetTickCount() - t0));
+             (unsigned long)(GetTickCount() - t0), count_threads());
     }
     emit("\"result\": %S, \"mode\": \"cycles\", \"count\": %d, \"failed\": %d",
          failed ? "fail" : "ok", o->count, failed);

@@ -1,0 +1,252 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The driver in Wine, end to end, with PortAudio's ASIO host as the program.
+
+One Wine prefix for the module (asiojack registered in it with the real
+``asiojack register``), a private dummy jackd per period, a private asiojack
+server per test.  The program is tests/host/pahost.c driving
+``libportaudio64bit-asio.dll`` from sounddevice's Windows wheel.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import AsiojackServer, Jackd, start_jackd, start_server, wait_for
+from probe import LoopProbe
+from winehost import ROOT, WinePrefix, make_prefix, parse_host_output
+
+CONFIG = "inputs = 6\noutputs = 4\ndeadline = 0.9\n"
+
+
+@pytest.fixture(scope="module")
+def prefix(tmp_path_factory: pytest.TempPathFactory) -> WinePrefix:
+    return make_prefix(tmp_path_factory.mktemp("wine"))
+
+
+@pytest.fixture(scope="module")
+def jackd64(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jackd]:
+    server = start_jackd(tmp_path_factory.mktemp("jackd64"), 64)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(jackd256: Jackd, tmp_path: Path) -> Iterator[AsiojackServer]:
+    s = start_server(tmp_path, jackd256, CONFIG)
+    yield s
+    s.stop()
+
+
+def host_env(prefix: WinePrefix, server: AsiojackServer) -> dict[str, str]:
+    return prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
+                           "JACK_DEFAULT_SERVER": server.jackd.name,
+                           "ASIOJACK_CONFIG": str(server.config)})
+
+
+def session_ports(jackd: Jackd, client: str) -> list[str]:
+    watcher = jackd.client("watch")
+    try:
+        return [p.name for p in watcher.get_ports(f"{client}:")]
+    finally:
+        watcher.close()
+
+
+def shm_segments(server: AsiojackServer) -> list[str]:
+    pid = server.proc.pid
+    return [p.name for p in Path("/dev/shm").glob(f"asiojack-{os.getuid()}-{pid}-*")]
+
+
+def test_device_is_listed_with_configured_channels(prefix: WinePrefix,
+                                                   server: AsiojackServer) -> None:
+    out = prefix.host("list", env=host_env(prefix, server))
+    assert out.result.get("result") == "ok", out
+    asio = [d for d in out.devices() if d.get("asio")]
+    names = [d["name"] for d in asio]
+    assert "asiojack" in names, out.devices()
+    dev = asio[names.index("asiojack")]
+    assert (dev["max_input_channels"], dev["max_output_channels"]) == (6, 4), dev
+    assert dev["default_sample_rate"] == 48000, dev
+    # PortAudio probed, then released the driver: nothing is left open.
+    assert wait_for(lambda: not session_ports(server.jackd, "pahost"), 3, "probe session to end")
+
+
+@pytest.mark.parametrize("frames", [64, 256])
+def test_duplex_stream_runs_at_jack_period(frames: int, prefix: WinePrefix, jackd64: Jackd,
+                                           jackd256: Jackd, tmp_path: Path) -> None:
+    jackd = jackd64 if frames == 64 else jackd256
+    server = start_server(tmp_path, jackd, CONFIG)
+    try:
+        seconds = 2.0
+        out = prefix.host("stream", "--device", "asiojack", "--frames", str(frames),
+                          "--seconds", str(seconds), "--channels", "2",
+                          env=host_env(prefix, server))
+    finally:
+        server.stop()
+    r = out.result
+    assert r.get("result") == "ok", (out, server.log_text())
+    assert r["min_frames_per_buffer"] == r["max_frames_per_buffer"] == frames, r
+    expected = seconds * jackd.rate / frames
+    assert r["callbacks"] > 0.7 * expected, r
+    assert "closing session" in server.log_text()
+
+
+def start_streaming_host(prefix: WinePrefix, server: AsiojackServer, seconds: float,
+                         channels: int = 2) -> subprocess.Popen[str]:
+    proc = prefix.popen_host("stream", "--device", "asiojack", "--seconds", str(seconds),
+                             "--channels", str(channels), env=host_env(prefix, server))
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:   # PortAudio probes (opens and closes) the driver first
+        seen.append(line)
+        if '"started"' in line:
+            break
+    assert proc.poll() is None, (seen, proc.communicate())
+    assert len(session_ports(server.jackd, "pahost")) == 10
+    return proc
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, object]:
+    """The streaming host's result line, once it has ended."""
+    out, err = proc.communicate(timeout=timeout)
+    return parse_host_output(proc.returncode, out, err).result
+
+
+def test_signal_through_the_host_is_bit_exact(prefix: WinePrefix, server: AsiojackServer,
+                                               jackd256: Jackd) -> None:
+    host = start_streaming_host(prefix, server, seconds=5)
+    probe = LoopProbe(jackd256.client("probe"))
+    try:
+        probe.client.connect(probe.send, "pahost:in_2")
+        probe.client.connect("pahost:out_2", probe.recv)
+        time.sleep(0.3)
+        result = probe.record(2.0)
+    finally:
+        probe.close()
+    assert finish(host).get("result") == "ok"
+    assert result.audible > 0.8 * result.blocks, result
+    assert result.not_exact == 0 and result.torn == 0, result
+    assert result.on_time(jackd256.frames), result
+
+
+def iodelay_frames(env: dict[str, str], through: str | None, seconds: float = 4.0) -> set[int]:
+    """Round trips jack_iodelay reports, in whole frames, after its first readings."""
+    proc = subprocess.Popen(["stdbuf", "-oL", "jack_iodelay"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        wait_for(lambda: session_ports_env(env, "jack_delay"), 10, "jack_iodelay's ports")
+        connect = ["jack_connect", "-s", env["JACK_DEFAULT_SERVER"]]
+        if through is None:
+            subprocess.run([*connect, "jack_delay:out", "jack_delay:in"], check=True, env=env)
+        else:
+            subprocess.run([*connect, "jack_delay:out", f"{through}:in_1"], check=True, env=env)
+            subprocess.run([*connect, f"{through}:out_1", "jack_delay:in"], check=True, env=env)
+        time.sleep(seconds)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=10)
+    readings = [float(m.group(1)) for m in re.finditer(r"([\d.]+) frames\s+[\d.]+ ms total", out)]
+    assert len(readings) > 4, out
+    return {round(v) for v in readings[3:]}  # the first readings are junk
+
+
+def session_ports_env(env: dict[str, str], client: str) -> bool:
+    out = subprocess.run(["jack_lsp", "-s", env["JACK_DEFAULT_SERVER"]], env=env,
+                         capture_output=True, text=True)
+    return any(line.startswith(client + ":") for line in out.stdout.splitlines())
+
+
+def test_jack_iodelay_round_trip_through_the_host_is_one_period(
+        prefix: WinePrefix, server: AsiojackServer, jackd256: Jackd) -> None:
+    env = dict(os.environ, JACK_DEFAULT_SERVER=jackd256.name)
+    direct = iodelay_frames(env, None)
+    host = start_streaming_host(prefix, server, seconds=12)
+    through = iodelay_frames(env, "pahost")
+    assert finish(host).get("result") == "ok"
+    # A wire straight back is the graph's one-period feedback; through the
+    # host it must be the same: the bridge adds nothing.
+    assert direct == {jackd256.frames}, direct
+    assert through == {jackd256.frames}, through
+
+
+def test_twenty_open_close_cycles_leave_nothing_behind(prefix: WinePrefix,
+                                                       server: AsiojackServer) -> None:
+    threads_before = len(os.listdir(f"/proc/{server.proc.pid}/task"))
+    out = prefix.host("cycles", "--device", "asiojack", "--count", "20",
+                      env=host_env(prefix, server), timeout=240)
+    assert out.result.get("result") == "ok", out
+    cycles = [e for e in out.events if e.get("event") == "cycle"]
+    assert len(cycles) == 20 and all(c["ok"] for c in cycles), cycles
+    # The driver's callback thread goes with each stream: no growth in the host.
+    assert cycles[-1]["threads"] == cycles[0]["threads"], [c["threads"] for c in cycles]
+    # No JACK client, segment, server thread or Wine process is left.
+    wait_for(lambda: not session_ports(server.jackd, "pahost"), 3, "the last session to close")
+    assert shm_segments(server) == []
+    wait_for(lambda: len(os.listdir(f"/proc/{server.proc.pid}/task")) <= threads_before + 1,
+             5, "the server's threads to settle")
+    leftover = subprocess.run(["pgrep", "-f", "pahost.exe"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+    assert server.proc.poll() is None
+
+
+def test_killing_the_wine_process_mid_stream(prefix: WinePrefix, server: AsiojackServer,
+                                             jackd256: Jackd) -> None:
+    host = start_streaming_host(prefix, server, seconds=30)
+    assert shm_segments(server)
+    killed_at = time.monotonic()
+    host.send_signal(signal.SIGKILL)
+    host.wait()
+    wait_for(lambda: not session_ports(jackd256, "pahost") and not shm_segments(server), 1.0,
+             "the killed program's JACK client and segment to vanish")
+    assert time.monotonic() - killed_at < 1.0
+    # The graph and the server run on, and serve the next program.
+    assert jackd256.proc.poll() is None and server.proc.poll() is None
+    out = prefix.host("stream", "--device", "asiojack", "--seconds", "0.5",
+                      env=host_env(prefix, server))
+    assert out.result.get("result") == "ok", out
+
+
+def test_driver_starts_the_server_itself(prefix: WinePrefix, jackd256: Jackd,
+                                         tmp_path: Path) -> None:
+    runtime = tmp_path / "run"
+    env = prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(runtime),
+                          "JACK_DEFAULT_SERVER": jackd256.name,
+                          "ASIOJACK_CONFIG": str(tmp_path / "none.toml"),
+                          "ASIOJACK_SERVER": f"{os.sys.executable} -m pyjack_side"})
+    try:
+        out = prefix.host("stream", "--device", "asiojack", "--seconds", "0.5",
+                          "--channels", "2", env=env)
+        assert out.result.get("result") == "ok", (out, (runtime / "server.log").read_text())
+        assert (runtime / "control.sock").exists()
+    finally:
+        subprocess.run(["pkill", "-f", f"ASIOJACK_RUNTIME_DIR={runtime}"], check=False)
+        pids = subprocess.run(["pgrep", "-f", "pyjack_side serve --auto"], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            env_file = Path(f"/proc/{pid}/environ")
+            try:
+                if str(runtime).encode() in env_file.read_bytes():
+                    os.kill(int(pid), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
+
+
+def test_asiocheck_conformance(prefix: WinePrefix, server: AsiojackServer,
+                               tmp_path: Path) -> None:
+    exe = tmp_path / "asiocheck.exe"
+    subprocess.run(["x86_64-w64-mingw32-gcc", "-std=c11", "-O2", "-Wall", "-Wextra",
+                    str(ROOT / "tests/host/asiocheck.c"), "-o", str(exe), "-lole32"], check=True)
+    from winehost import wine_loader
+    r = subprocess.run([wine_loader(), str(exe)], env=host_env(prefix, server),
+                       capture_output=True, text=True, timeout=120)
+    result = parse_host_output(r.returncode, r.stdout, r.stderr)
+    failed = [e for e in result.events if e.get("ok") is False]
+    assert result.result.get("result") == "ok", (failed, result.result)
+    checks = [e for e in result.events if "ok" in e]
+    assert len(checks) > 50
