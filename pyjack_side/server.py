@@ -11,6 +11,7 @@ process disappears, takes its session with it.
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -199,7 +200,7 @@ class Connection:
             return
         self.server.sessions.pop(session.session_id, None)
         log.info("pid %d: closing session %d %s", self.pid, session.session_id,
-                 session.counters())
+                 json.dumps(session.counters()))
         await asyncio.get_running_loop().run_in_executor(self.server.jack_worker, session.close)
 
     async def close(self) -> None:
