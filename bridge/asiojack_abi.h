@@ -120,7 +120,10 @@ struct asiojack_shm {
     uint32_t peer_pad;
     uint64_t late;             /* completions after their deadline: the peer
                                   counts them, since only it sees them all */
-    uint32_t peer_reserved[12];
+    int32_t peer_rt_priority;  /* SCHED_FIFO priority of the callback thread,
+                                  0 = none */
+    int32_t peer_rt_errno;     /* why real-time was refused, 0 = it wasn't */
+    uint32_t peer_reserved[10];
 
     /* control: 64 bytes */
     uint32_t running;          /* engine publishes cycles only when 1 */
@@ -130,7 +133,9 @@ struct asiojack_shm {
     uint32_t input_latency;    /* frames, from JACK port latency ranges */
     uint32_t output_latency;
     uint32_t deadline_permille; /* share of the period the peer may use */
-    uint32_t control_reserved[9];
+    int32_t jack_rt_priority;  /* the session's JACK thread, -1 = not RT;
+                                  the peer's thread goes just below it */
+    uint32_t control_reserved[8];
 
     /* counters, engine-written: 64 bytes */
     uint64_t cycles;           /* cycles published to the peer */

@@ -3,12 +3,17 @@
 #ifndef ASIOJACK_AUTOSTART_H
 #define ASIOJACK_AUTOSTART_H
 
+#include <sys/types.h>
+
 /*
  * Start the server in its own session, not as a child that the (Wine)
  * caller would have to reap.  The command is $ASIOJACK_SERVER, else
- * `asiojack`; its output goes to `log_path`.  Returns 0 if the command was
- * launched (not that the server is up).
+ * `asiojack`; its output goes to `log_path`.  Returns the server's pid,
+ * 0 if it was launched but its pid is unknown, -1 if nothing could be run.
  */
-int asiojack_spawn_server(const char *log_path);
+pid_t asiojack_spawn_server(const char *log_path);
+
+/* Whether a process still exists (a zombie reaped by init does not). */
+int asiojack_process_alive(pid_t pid);
 
 #endif /* ASIOJACK_AUTOSTART_H */

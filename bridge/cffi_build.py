@@ -57,9 +57,10 @@ struct asiojack_shm {
     uint32_t session_id;
     uint32_t doorbell; uint32_t ready_seq; uint32_t events;
     uint32_t done_seq; uint64_t late;
+    int32_t peer_rt_priority; int32_t peer_rt_errno;
     uint32_t running; uint32_t buffer_frames; uint32_t sample_rate;
     uint32_t jack_buffer_frames; uint32_t input_latency;
-    uint32_t output_latency; uint32_t deadline_permille;
+    uint32_t output_latency; uint32_t deadline_permille; int32_t jack_rt_priority;
     uint64_t cycles; uint64_t completed; uint64_t misses;
     uint64_t skipped; uint64_t max_wait_ns; uint64_t sample_position;
     struct asiojack_time time[2];
@@ -115,6 +116,7 @@ int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
 int asiojack_engine_install(struct asiojack_engine *e);
 
 uint32_t asiojack_port_latency_max(uintptr_t jack_port, int capture);
+int asiojack_client_rt_priority(uintptr_t jack_client);
 """
 
 SOURCE = """
@@ -122,7 +124,7 @@ SOURCE = """
 #include "shm.h"
 #include "convert.h"
 #include "engine.h"
-#include "latency.h"
+#include "jackinfo.h"
 """
 
 

@@ -186,11 +186,18 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
         runtime_dir(dir, sizeof(dir));
         mkdir(dir, 0700);
         snprintf(log, sizeof(log), "%s/server.log", dir);
-        if (asiojack_spawn_server(log) == 0) {
+        pid_t server = asiojack_spawn_server(log);
+        if (server >= 0) {
             uint64_t give_up = asiojack_now_ns() + START_TIMEOUT_MS * 1000000ull;
             while (c->fd < 0 && asiojack_now_ns() < give_up) {
                 usleep(20000);
                 c->fd = try_connect(path);
+                /* A server that died (another one won the race, or it
+                 * cannot run) leaves one last chance to connect. */
+                if (c->fd < 0 && server > 0 && !asiojack_process_alive(server)) {
+                    c->fd = try_connect(path);
+                    break;
+                }
             }
         }
         if (c->fd < 0)

@@ -125,6 +125,7 @@ class Session:
         self.shm.sample_rate = self.client.samplerate
         self.shm.jack_buffer_frames = self.client.blocksize
         self.shm.deadline_permille = round(self.config.deadline * 1000)
+        self.shm.jack_rt_priority = lib.asiojack_client_rt_priority(_jack_address(self.client))
         self.shm.client_name = self.client.name.encode()[: lib.ASIOJACK_NAME_LEN - 1]
 
     def _register_ports(self, n_inputs: int, n_outputs: int) -> None:
@@ -259,7 +260,8 @@ class Session:
         """Engine counters, for status and tests."""
         if self.shm is None:
             return {}
-        names = ("cycles", "completed", "misses", "late", "skipped", "max_wait_ns")
+        names = ("cycles", "completed", "misses", "late", "skipped", "max_wait_ns",
+                 "peer_rt_priority", "peer_rt_errno")
         return {name: int(getattr(self.shm, name)) for name in names}
 
     # ----------------------------------------------------------------- close

@@ -32,10 +32,12 @@ class WineError(RuntimeError):
 def wine_binary() -> str:
     """The 64-bit Wine loader: ``$WINE``, Debian's ``wine64`` or ``wine``."""
     explicit = os.environ.get("WINE")
-    candidates = [explicit] if explicit else []
-    candidates += ["/usr/lib/wine/wine64", "wine64", "wine"]
-    for candidate in candidates:
-        if candidate and (found := shutil.which(candidate)):
+    if explicit:
+        if found := shutil.which(explicit):
+            return found
+        raise WineError(f"Wine not found: WINE={explicit} is not an executable")
+    for candidate in ("/usr/lib/wine/wine64", "wine64", "wine"):
+        if found := shutil.which(candidate):
             return found
     raise WineError("Wine not found: install it (Debian: apt-get install wine wine64) "
                     "or set WINE to the wine64 binary")
@@ -142,15 +144,9 @@ def register(prefix: Path, system: bool = False, source: Path | None = None) -> 
         steps.append(f"installed {dll_dir / sub / name}")
     _copy(source / "x86_64-windows" / DLL, _system32(prefix) / DLL)
     steps.append(f"installed {_system32(prefix) / DLL}")
-    wine_dir = None if system else dll_dir
-    _run_wine(prefix, wine_dir, "regsvr32", "/s", DLL)
-    # Ask Wine, not system.reg: wineserver writes the file back lazily.
-    try:
-        _run_wine(prefix, wine_dir, "reg", "query", r"HKLM\Software\ASIO\asiojack",
-                  "/v", "CLSID")
-    except WineError as err:
-        raise WineError(f"regsvr32 ran but left no HKLM\\Software\\ASIO\\asiojack: {err}") \
-            from err
+    _run_wine(prefix, None if system else dll_dir, "regsvr32", "/s", DLL)
+    if not is_registered(prefix):
+        raise WineError("regsvr32 ran but left no HKLM\\Software\\ASIO\\asiojack")
     steps.append(f"registered {DLL} in {prefix} (HKLM\\Software\\ASIO\\asiojack)")
     return Registration(prefix, dll_dir, system, steps)
 
@@ -175,9 +171,21 @@ def unregister(prefix: Path, system: bool = False) -> list[str]:
 
 
 def is_registered(prefix: Path) -> bool:
-    """Whether the prefix's registry lists the asiojack ASIO driver."""
-    try:
-        text = (prefix / "system.reg").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    """Whether the prefix's registry lists the asiojack ASIO driver.
+
+    Wine is asked first: a running wineserver writes ``system.reg`` back
+    only lazily.  Without Wine, the file is all there is.
+    """
+    if not (prefix / "system.reg").exists():
         return False
-    return re.search(r"^\[" + ASIO_KEY + r"\]", text, re.M | re.I) is not None
+    try:
+        wine_binary()
+    except WineError:
+        text = (prefix / "system.reg").read_text(encoding="utf-8", errors="replace")
+        return re.search(r"^\[" + ASIO_KEY + r"\]", text, re.M | re.I) is not None
+    try:
+        _run_wine(prefix, None, "reg", "query", r"HKLM\Software\ASIO\asiojack", "/v", "CLSID",
+                  timeout=60)
+    except WineError:
+        return False
+    return True

@@ -161,3 +161,47 @@ def test_c_client_reports_a_missing_server(peer_bin: Path, tmp_path: Path) -> No
                          text=True, timeout=10)
     assert out.returncode == 1
     assert "asiojack server not running" in out.stdout
+
+
+def test_c_client_starts_a_server_on_demand(peer_bin: Path, jackd256, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    runtime = tmp_path / "run"
+    env = dict(os.environ, ASIOJACK_RUNTIME_DIR=str(runtime),
+               JACK_DEFAULT_SERVER=jackd256.name, ASIOJACK_CONFIG=str(tmp_path / "none.toml"),
+               ASIOJACK_SERVER=f"{sys.executable} -m pyjack_side")
+    try:
+        out = subprocess.run([str(peer_bin), "--autostart", "--seconds", "0.3"], env=env,
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert out.returncode == 0, (out.stdout, (runtime / "server.log").read_text())
+        log = (runtime / "server.log").read_text()
+        assert "serving on" in log and "closing session" in log
+    finally:
+        pid_lines = subprocess.run(["pgrep", "-f", "pyjack_side serve --auto"],
+                                   capture_output=True, text=True).stdout.split()
+        for pid in pid_lines:
+            try:
+                if str(runtime).encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                    os.kill(int(pid), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
+
+
+def test_c_client_fails_fast_when_the_server_cannot_start(peer_bin: Path,
+                                                         tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import time
+
+    env = dict(os.environ, ASIOJACK_RUNTIME_DIR=str(tmp_path / "run"), ASIOJACK_SERVER="false")
+    t0 = time.monotonic()
+    out = subprocess.run([str(peer_bin), "--autostart", "--seconds", "0.1"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    elapsed = time.monotonic() - t0
+    assert out.returncode == 1
+    assert "could not be started" in out.stdout and "server.log" in out.stdout
+    # The dead server is noticed at once, not after the 10 s start timeout.
+    assert elapsed < 3, elapsed

@@ -250,3 +250,59 @@ def test_asiocheck_conformance(prefix: WinePrefix, server: AsiojackServer,
     assert result.result.get("result") == "ok", (failed, result.result)
     checks = [e for e in result.events if "ok" in e]
     assert len(checks) > 50
+
+
+def asiojack_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([os.sys.executable, "-m", "pyjack_side", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_register_reports_a_missing_prefix(prefix: WinePrefix, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-prefix"
+    r = asiojack_cli("register", "--prefix", str(missing), env=prefix.env, cwd=tmp_path)
+    assert r.returncode == 1
+    assert f"no Wine prefix at {missing}" in r.stderr
+
+
+def test_register_reports_missing_wine(prefix: WinePrefix, tmp_path: Path) -> None:
+    env = dict(prefix.env, WINE=str(tmp_path / "no-wine-here"), PATH="/nonexistent")
+    r = subprocess.run([os.sys.executable, "-m", "pyjack_side", "register", "--prefix",
+                        str(prefix.path)], env=env, cwd=tmp_path, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1 and "Wine not found" in r.stderr, r.stderr
+
+
+def test_doctor_on_a_registered_prefix(prefix: WinePrefix, server: AsiojackServer,
+                                       tmp_path: Path) -> None:
+    env = host_env(prefix, server)
+    r = asiojack_cli("doctor", "--prefix", str(prefix.path), env=env, cwd=tmp_path)
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in ("wine", "driver build", "prefix", "registered", "builtin files", "jack",
+                 "asiojack server", "real-time"):
+        assert any(line.startswith("[ok  ] " + name + ":") for line in lines), (name, lines)
+    assert "48000 Hz, 256 frames" in r.stdout
+
+
+def test_doctor_names_what_is_wrong(prefix: WinePrefix, tmp_path: Path) -> None:
+    env = dict(prefix.env, JACK_DEFAULT_SERVER="no-such-jack-server",
+               ASIOJACK_RUNTIME_DIR=str(tmp_path / "run"))
+    r = asiojack_cli("doctor", "--prefix", str(tmp_path / "empty"), env=env, cwd=tmp_path)
+    assert r.returncode == 1
+    assert f"[FAIL] prefix: no Wine prefix at {tmp_path / 'empty'}" in r.stdout
+    assert "[FAIL] jack: JACK server 'no-such-jack-server' not running" in r.stdout
+    assert "[warn] asiojack server: not running" in r.stdout
+
+
+def test_unregister_then_register_again(prefix: WinePrefix, server: AsiojackServer,
+                                        tmp_path: Path) -> None:
+    r = asiojack_cli("unregister", "--prefix", str(prefix.path), env=prefix.env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "unregistered asiojack.dll" in r.stdout
+    out = prefix.host("list", env=host_env(prefix, server))
+    assert "asiojack" not in [d["name"] for d in out.devices() if d.get("asio")]
+    r = asiojack_cli("register", "--prefix", str(prefix.path), env=prefix.env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "registered asiojack.dll" in r.stdout and "WINEDLLPATH=" in r.stdout
+    out = prefix.host("list", env=host_env(prefix, server))
+    assert "asiojack" in [d["name"] for d in out.devices() if d.get("asio")]

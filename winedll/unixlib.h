@@ -98,7 +98,8 @@ struct asiojack_unix_done_params {
 
 /* Give the calling thread SCHED_FIFO; once per thread, at its start. */
 struct asiojack_unix_rt_params {
-    int32_t priority;               /* in: 0 = $ASIOJACK_RT_PRIORITY or 70;
+    int32_t priority;               /* in: wanted (JACK's minus one), -1 = JACK
+                                     * is not real-time, 0 = $ASIOJACK_RT_PRIORITY or 70;
                                      * out: the priority set, 0 if none */
     int32_t status;                 /* out: 0 or an errno value */
     char error[ASIOJACK_TEXT_LEN];  /* out: why not, in words */

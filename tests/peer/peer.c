@@ -23,7 +23,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: peer [--exe NAME] [--name CLIENT] [--inputs N] [--outputs N]\n"
             "            [--frames N] [--seconds S] [--stall-at CYCLE --stall-ms MS]\n"
-            "            [--channels N]\n");
+            "            [--channels N] [--autostart]\n");
     exit(2);
 }
 
@@ -32,13 +32,15 @@ int main(int argc, char **argv)
     const char *exe = "peer.exe", *name = "";
     unsigned n_in = 0, n_out = 0, frames = 0, channels = 0, stall_ms = 0;
     unsigned long stall_at = 0;
+    int autostart = 0;
     double seconds = 1.0;
     static const struct option opts[] = {
         {"exe", required_argument, 0, 'e'},      {"name", required_argument, 0, 'n'},
         {"inputs", required_argument, 0, 'i'},   {"outputs", required_argument, 0, 'o'},
         {"frames", required_argument, 0, 'f'},   {"seconds", required_argument, 0, 's'},
         {"stall-at", required_argument, 0, 'a'}, {"stall-ms", required_argument, 0, 'm'},
-        {"channels", required_argument, 0, 'c'}, {0, 0, 0, 0}};
+        {"channels", required_argument, 0, 'c'}, {"autostart", no_argument, 0, 'A'},
+        {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -51,12 +53,13 @@ int main(int argc, char **argv)
         case 'a': stall_at = strtoul(optarg, NULL, 10); break;
         case 'm': stall_ms = (unsigned)atoi(optarg); break;
         case 'c': channels = (unsigned)atoi(optarg); break;
+        case 'A': autostart = 1; break;
         default: usage();
         }
     }
 
     struct asiojack_client c;
-    int r = asiojack_client_connect(&c, exe, 64, 0);
+    int r = asiojack_client_connect(&c, exe, 64, autostart);
     if (!r)
         r = asiojack_client_open(&c, name, n_in, n_out);
     if (r) {

@@ -76,11 +76,19 @@ static DWORD WINAPI callback_main(void *arg)
     ASIOTime time;
 
     /* After SetThreadPriority, so Wine's own mapping cannot undo it. */
+    /* Just below the session's JACK thread, which waits for this one; no
+     * real-time at all when JACK itself runs without it. */
     memset(&rt, 0, sizeof(rt));
+    int32_t jack_prio = d->shm->jack_rt_priority;
+    rt.priority = jack_prio > 1 ? jack_prio - 1 : jack_prio == 1 ? 1 : -1;
     if (!asiojack_unix_call(ASIOJACK_UNIX_SET_RT, &rt) && rt.status) {
         rt.error[sizeof(rt.error) - 1] = 0;
         memcpy(d->rt_error, rt.error, sizeof(d->rt_error));
     }
+    /* The server logs these, and so can tell why a host misses deadlines. */
+    struct asiojack_shm *shm = (struct asiojack_shm *)d->shm;
+    shm->peer_rt_priority = rt.priority;
+    shm->peer_rt_errno = rt.status;
 
     while (!InterlockedCompareExchange(&d->quit, 0, 0)) {
         memset(&w, 0, sizeof(w));

@@ -55,9 +55,16 @@ asiojack_ntstatus asiojack_unix_set_rt(void *args)
     int disabled;
     int prio = wanted_priority(p->priority, &disabled);
 
+    int32_t asked = p->priority;
     p->priority = 0;
     p->status = 0;
     p->error[0] = 0;
+    if (asked < 0 && !getenv("ASIOJACK_RT_PRIORITY")) {
+        /* Above a JACK that is not real-time would only starve others. */
+        snprintf(p->error, sizeof(p->error),
+                 "JACK runs without real-time scheduling, so the driver does too");
+        return ASIOJACK_STATUS_SUCCESS;
+    }
     if (disabled) {
         snprintf(p->error, sizeof(p->error),
                  "real-time scheduling disabled by ASIOJACK_RT_PRIORITY");

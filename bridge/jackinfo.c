@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "latency.h"
+#include "jackinfo.h"
 
 #include <jack/jack.h>
 
@@ -10,4 +10,12 @@ uint32_t asiojack_port_latency_max(uintptr_t jack_port, int capture)
                                 capture ? JackCaptureLatency : JackPlaybackLatency,
                                 &range);
     return range.max;
+}
+
+int asiojack_client_rt_priority(uintptr_t jack_client)
+{
+    jack_client_t *client = (jack_client_t *)jack_client;
+    if (!jack_is_realtime(client))
+        return -1;
+    return jack_client_real_time_priority(client);
 }

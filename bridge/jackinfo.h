@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* jackinfo.h: what the server needs from libjack that JACK-Client does not
+ * expose (control thread only). */
+#ifndef ASIOJACK_JACKINFO_H
+#define ASIOJACK_JACKINFO_H
+
+#include <stdint.h>
+
+/* Largest latency (frames) of a port's capture (1) or playback (0) range. */
+uint32_t asiojack_port_latency_max(uintptr_t jack_port, int capture);
+
+/* SCHED_FIFO priority of the client's process thread, -1 if not real-time. */
+int asiojack_client_rt_priority(uintptr_t jack_client);
+
+#endif /* ASIOJACK_JACKINFO_H */
