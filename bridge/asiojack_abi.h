@@ -43,6 +43,23 @@ enum asiojack_sample_type {
     ASIOJACK_SAMPLE_INT16 = 3,
 };
 
+/* Who decides the buffer size (asiojack_shm.buffer_mode). */
+enum asiojack_buffer_mode {
+    ASIOJACK_BUFFER_JACK = 0,   /* the host's buffer is JACK's period */
+    ASIOJACK_BUFFER_HOST = 1,   /* createBuffers sets JACK's period */
+};
+
+/* JACK transport commands a host may give (ASIOJACK_MSG_TRANSPORT). */
+enum asiojack_transport_command {
+    ASIOJACK_TRANSPORT_START = 1,
+    ASIOJACK_TRANSPORT_STOP = 2,
+    ASIOJACK_TRANSPORT_LOCATE = 3,
+};
+
+/* ASIO input-monitor gain: 0 = silence, 0x20000000 = unity (0 dB),
+ * 0x7fffffff = +12 dB; linear in between. */
+#define ASIOJACK_MONITOR_UNITY 0x20000000
+
 /* Bits of asiojack_shm.events: raised by the server, consumed by the peer. */
 enum asiojack_event {
     ASIOJACK_EVENT_BUFFER_SIZE = 1u << 0,
@@ -135,7 +152,10 @@ struct asiojack_shm {
     uint32_t deadline_permille; /* share of the period the peer may use */
     int32_t jack_rt_priority;  /* the session's JACK thread, -1 = not RT;
                                   the peer's thread goes just below it */
-    uint32_t control_reserved[8];
+    uint32_t buffer_mode;      /* enum asiojack_buffer_mode */
+    uint32_t min_host_frames;  /* the sizes a host may ask for in HOST mode: */
+    uint32_t max_host_frames;  /* powers of two from min to max */
+    uint32_t control_reserved[5];
 
     /* counters, engine-written: 64 bytes */
     uint64_t cycles;           /* cycles published to the peer */
@@ -164,6 +184,16 @@ struct asiojack_shm {
      * wait_ns >> ASIOJACK_WAIT_BUCKET_SHIFT, the last bucket holding all
      * longer waits.  Engine-written, read by status and benchmarks. */
     uint32_t wait_histogram[ASIOJACK_WAIT_BUCKETS];
+
+    /* ASIO 2.0 input monitoring, one entry per input channel: the engine
+     * mixes the JACK input into output port `output` at `gain` (linear),
+     * inside the cycle, whatever the host does.  Server-written; `output`
+     * is written last, so a half-updated entry is at worst one cycle old. */
+    struct asiojack_monitor {
+        int32_t output;        /* -1 = off */
+        float gain;            /* linear, 1.0 = unity */
+        uint32_t reserved[2];
+    } monitor[ASIOJACK_MAX_CHANNELS];
 };
 
 /* Byte offset of one input channel's buffer in one half. */
@@ -200,6 +230,8 @@ enum asiojack_msg_type {
     ASIOJACK_MSG_START = 5,
     ASIOJACK_MSG_STOP = 6,
     ASIOJACK_MSG_CLOSE = 7,
+    ASIOJACK_MSG_SET_MONITOR = 8,
+    ASIOJACK_MSG_TRANSPORT = 9,
     /* replies, server -> driver */
     ASIOJACK_MSG_OK = 0x100,
     ASIOJACK_MSG_ERROR = 0x101,
@@ -267,6 +299,22 @@ struct asiojack_msg_create_buffers {
     uint8_t out_active[ASIOJACK_MAX_CHANNELS];
 };
 
+struct asiojack_msg_set_monitor {
+    int32_t input;              /* channel, or -1 for every input */
+    int32_t output;             /* output channel the input goes to */
+    int32_t gain;               /* ASIO units, ASIOJACK_MONITOR_UNITY = 0 dB */
+    int32_t pan;                /* ASIO units, kept for the record */
+    uint32_t on;                /* 0 = stop monitoring that input */
+    uint32_t reserved;
+};
+
+struct asiojack_msg_transport {
+    uint32_t command;           /* enum asiojack_transport_command */
+    uint32_t reserved;
+    uint32_t frame_lo;          /* LOCATE target, split so i386 agrees */
+    uint32_t frame_hi;
+};
+
 struct asiojack_msg_event {
     uint32_t event;             /* one enum asiojack_event bit */
     uint32_t value;             /* new buffer size, sample rate, ... */
@@ -290,7 +338,9 @@ ASIOJACK_ASSERT_OFFSET(asiojack_shm, in_active, 448);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, in_names, 704);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, client_name, 704 + 2 * 128 * 64);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, wait_histogram, 704 + 2 * 128 * 64 + 64);
-_Static_assert(sizeof(struct asiojack_shm) == 704 + 2 * 128 * 64 + 64 + 4096,
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, monitor, 704 + 2 * 128 * 64 + 64 + 4096);
+_Static_assert(sizeof(struct asiojack_monitor) == 16, "monitor entry size");
+_Static_assert(sizeof(struct asiojack_shm) == 704 + 2 * 128 * 64 + 64 + 4096 + 2048,
                "asiojack_shm size");
 _Static_assert(sizeof(struct asiojack_shm) % ASIOJACK_CACHE_LINE == 0,
                "audio buffers must start cache-line aligned");
@@ -303,5 +353,7 @@ _Static_assert(sizeof(struct asiojack_msg_opened) == 144, "opened size");
 _Static_assert(sizeof(struct asiojack_msg_create_buffers) == 264,
                "create_buffers size");
 _Static_assert(sizeof(struct asiojack_msg_event) == 8, "event size");
+_Static_assert(sizeof(struct asiojack_msg_set_monitor) == 24, "set_monitor size");
+_Static_assert(sizeof(struct asiojack_msg_transport) == 16, "transport size");
 
 #endif /* ASIOJACK_ABI_H */

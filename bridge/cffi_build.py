@@ -22,6 +22,12 @@ CDEF = """
 #define ASIOJACK_MAX_MESSAGE ...
 #define ASIOJACK_WAIT_BUCKETS ...
 #define ASIOJACK_WAIT_BUCKET_SHIFT ...
+#define ASIOJACK_MONITOR_UNITY ...
+
+enum asiojack_buffer_mode { ASIOJACK_BUFFER_JACK, ASIOJACK_BUFFER_HOST, ... };
+enum asiojack_transport_command {
+    ASIOJACK_TRANSPORT_START, ASIOJACK_TRANSPORT_STOP, ASIOJACK_TRANSPORT_LOCATE, ...
+};
 
 enum asiojack_sample_type {
     ASIOJACK_SAMPLE_FLOAT32, ASIOJACK_SAMPLE_INT32,
@@ -34,7 +40,7 @@ enum asiojack_event {
 enum asiojack_msg_type {
     ASIOJACK_MSG_HELLO, ASIOJACK_MSG_OPEN, ASIOJACK_MSG_CREATE_BUFFERS,
     ASIOJACK_MSG_DISPOSE_BUFFERS, ASIOJACK_MSG_START, ASIOJACK_MSG_STOP,
-    ASIOJACK_MSG_CLOSE, ASIOJACK_MSG_OK, ASIOJACK_MSG_ERROR,
+    ASIOJACK_MSG_CLOSE, ASIOJACK_MSG_SET_MONITOR, ASIOJACK_MSG_TRANSPORT, ASIOJACK_MSG_OK, ASIOJACK_MSG_ERROR,
     ASIOJACK_MSG_WELCOME, ASIOJACK_MSG_OPENED, ASIOJACK_MSG_EVENT, ...
 };
 enum asiojack_error_code {
@@ -49,6 +55,8 @@ struct asiojack_time {
     ...;
 };
 
+struct asiojack_monitor { int32_t output; float gain; ...; };
+
 struct asiojack_shm {
     uint32_t magic; uint32_t protocol_version; uint32_t header_size;
     uint32_t audio_offset; uint64_t total_size;
@@ -61,6 +69,7 @@ struct asiojack_shm {
     uint32_t running; uint32_t buffer_frames; uint32_t sample_rate;
     uint32_t jack_buffer_frames; uint32_t input_latency;
     uint32_t output_latency; uint32_t deadline_permille; int32_t jack_rt_priority;
+    uint32_t buffer_mode; uint32_t min_host_frames; uint32_t max_host_frames;
     uint64_t cycles; uint64_t completed; uint64_t misses;
     uint64_t skipped; uint64_t max_wait_ns; uint64_t sample_position;
     struct asiojack_time time[2];
@@ -70,6 +79,7 @@ struct asiojack_shm {
     char out_names[][64];
     char client_name[...];
     uint32_t wait_histogram[...];
+    struct asiojack_monitor monitor[...];
     ...;
 };
 
@@ -94,6 +104,12 @@ struct asiojack_msg_create_buffers {
     uint32_t frames; uint8_t in_active[...]; uint8_t out_active[...]; ...;
 };
 struct asiojack_msg_event { uint32_t event; uint32_t value; ...; };
+struct asiojack_msg_set_monitor {
+    int32_t input; int32_t output; int32_t gain; int32_t pan; uint32_t on; ...;
+};
+struct asiojack_msg_transport {
+    uint32_t command; uint32_t frame_lo; uint32_t frame_hi; ...;
+};
 
 struct asiojack_engine { ...; };
 
