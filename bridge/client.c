@@ -311,6 +311,32 @@ int asiojack_client_stop(struct asiojack_client *c)
     return request(c, ASIOJACK_MSG_STOP, NULL, 0);
 }
 
+int asiojack_client_set_monitor(struct asiojack_client *c, int32_t input,
+                                int32_t output, int32_t gain, int32_t pan,
+                                uint32_t on)
+{
+    struct asiojack_msg_set_monitor m;
+    memset(&m, 0, sizeof(m));
+    m.input = input;
+    m.output = output;
+    m.gain = gain;
+    m.pan = pan;
+    m.on = on;
+    return request(c, ASIOJACK_MSG_SET_MONITOR, &m, sizeof(m));
+}
+
+int asiojack_client_transport(struct asiojack_client *c, uint32_t command,
+                              uint64_t frame)
+{
+    struct asiojack_msg_transport m;
+    memset(&m, 0, sizeof(m));
+    m.command = command;
+    /* Split so that an i386 server reads the same bytes. */
+    m.frame_lo = (uint32_t)frame;
+    m.frame_hi = (uint32_t)(frame >> 32);
+    return request(c, ASIOJACK_MSG_TRANSPORT, &m, sizeof(m));
+}
+
 void asiojack_client_close(struct asiojack_client *c)
 {
     if (c->fd >= 0) {

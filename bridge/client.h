@@ -61,6 +61,18 @@ int asiojack_client_dispose_buffers(struct asiojack_client *c);
 int asiojack_client_start(struct asiojack_client *c);
 int asiojack_client_stop(struct asiojack_client *c);
 
+/* ASIO input monitoring: mix JACK input `input` (-1 = all) into output
+ * `output` at `gain` (ASIO units, ASIOJACK_MONITOR_UNITY = 0 dB), or stop
+ * it (on = 0).  The server refuses channels that do not exist. */
+int asiojack_client_set_monitor(struct asiojack_client *c, int32_t input,
+                                int32_t output, int32_t gain, int32_t pan,
+                                uint32_t on);
+
+/* Start, stop or locate JACK's transport (enum asiojack_transport_command;
+ * `frame` only for LOCATE). */
+int asiojack_client_transport(struct asiojack_client *c, uint32_t command,
+                              uint64_t frame);
+
 /* Close the session and the connection; safe on a half-open client. */
 void asiojack_client_close(struct asiojack_client *c);
 

@@ -89,6 +89,30 @@ static void write_time(struct asiojack_engine *e, uint32_t seq,
                (ts == JackTransportRolling ? ASIOJACK_TIME_TRANSPORT_ROLLING : 0);
 }
 
+/*
+ * ASIO input monitoring: each monitored JACK input is mixed into its
+ * target JACK output after the host's audio (or the silence) is in place,
+ * so it costs no latency and works whether the host runs or not.
+ */
+static void mix_monitors(struct asiojack_engine *e, jack_nframes_t nframes)
+{
+    const struct asiojack_shm *s = e->shm;
+    for (uint32_t ch = 0; ch < e->n_inputs; ch++) {
+        int32_t out = __atomic_load_n(&s->monitor[ch].output, __ATOMIC_ACQUIRE);
+        if (out < 0 || (uint32_t)out >= e->n_outputs || !e->in_ports[ch] ||
+            !e->out_ports[out])
+            continue;
+        /* Unconnected outputs were not silenced, and nobody hears them. */
+        if (!jack_port_connected(e->out_ports[out]))
+            continue;
+        float gain = s->monitor[ch].gain;
+        const float *in = jack_port_get_buffer(e->in_ports[ch], nframes);
+        float *dst = jack_port_get_buffer(e->out_ports[out], nframes);
+        for (jack_nframes_t i = 0; i < nframes; i++)
+            dst[i] += gain * in[i];
+    }
+}
+
 /* Wait until the peer reports `seq` done or the deadline passes. */
 static int wait_done(struct asiojack_shm *s, uint32_t seq, uint64_t deadline_ns)
 {
@@ -102,29 +126,12 @@ static int wait_done(struct asiojack_shm *s, uint32_t seq, uint64_t deadline_ns)
     }
 }
 
-int asiojack_engine_process(jack_nframes_t nframes, void *arg)
+/* One cycle with the host: returns once the outputs hold the host's audio
+ * or silence. */
+static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_t start_ns)
 {
-    struct asiojack_engine *e = arg;
     struct asiojack_shm *s = e->shm;
-    uint64_t start_ns = asiojack_now_ns();
     uint32_t type = s->sample_type;
-
-    if (!__atomic_load_n(&s->running, __ATOMIC_ACQUIRE)) {
-        e->was_running = 0;
-        silence_outputs(e, nframes, 0);
-        return 0;
-    }
-    if (!e->was_running) {
-        e->was_running = 1;
-        s->sample_position = 0;
-    }
-    if (nframes != s->buffer_frames || nframes > s->max_frames) {
-        /* The host's buffers were made for another size: it has been told
-         * (buffer-size event) and must re-create them. */
-        s->skipped++;
-        silence_outputs(e, nframes, 0);
-        return 0;
-    }
 
     uint32_t seq = e->seq + 1;
     if (seq == 0) /* 0 means "none yet"; 2 keeps the halves alternating
@@ -172,5 +179,29 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
         silence_outputs(e, nframes, 0);
     }
     s->sample_position += nframes;
+}
+
+int asiojack_engine_process(jack_nframes_t nframes, void *arg)
+{
+    struct asiojack_engine *e = arg;
+    struct asiojack_shm *s = e->shm;
+    uint64_t start_ns = asiojack_now_ns();
+
+    if (!__atomic_load_n(&s->running, __ATOMIC_ACQUIRE)) {
+        e->was_running = 0;
+        silence_outputs(e, nframes, 0);
+    } else if (nframes != s->buffer_frames || nframes > s->max_frames) {
+        /* The host's buffers were made for another size: it has been told
+         * (buffer-size event) and must re-create them. */
+        s->skipped++;
+        silence_outputs(e, nframes, 0);
+    } else {
+        if (!e->was_running) {
+            e->was_running = 1;
+            s->sample_position = 0;
+        }
+        run_cycle(e, nframes, start_ns);
+    }
+    mix_monitors(e, nframes);
     return 0;
 }

@@ -54,6 +54,10 @@ void asiojack_shm_init(void *base, uint32_t n_inputs, uint32_t n_outputs,
     s->bytes_per_sample = asiojack_sample_bytes(sample_type);
     s->session_id = session_id;
     s->protocol_version = ASIOJACK_PROTOCOL_VERSION;
+    for (uint32_t ch = 0; ch < ASIOJACK_MAX_CHANNELS; ch++) {
+        s->monitor[ch].output = -1; /* no input monitoring until asked */
+        s->monitor[ch].gain = 1.0f;
+    }
     /* The magic goes last: a segment with it is complete. */
     __atomic_store_n(&s->magic, ASIOJACK_SHM_MAGIC, __ATOMIC_RELEASE);
 }

@@ -9,18 +9,20 @@ from pathlib import Path
 
 from pyjack_side import __version__
 from pyjack_side.config import ConfigError, load
+from pyjack_side.paths import config_path
 
 
 def _serve(args: argparse.Namespace) -> int:
     from pyjack_side.server import serve
 
-    config = load(args.config)
+    config_file = args.config or config_path()
+    config = load(config_file)
     if args.idle_timeout is not None:
         idle = args.idle_timeout
     else:
         idle = config.idle_timeout if args.auto else 0.0
     try:
-        serve(config, idle_timeout=idle)
+        serve(config, idle_timeout=idle, config_file=config_file)
     except RuntimeError as err:
         print(f"asiojack: {err}", file=sys.stderr)
         return 1
@@ -28,7 +30,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
-    config = load(args.config)
+    path = args.config or config_path()
+    config = load(path)
+    print(f"# {path}{'' if path.exists() else ' (does not exist: defaults)'}")
     for key, value in vars(config).items():
         print(f"{key} = {value!r}")
     return 0

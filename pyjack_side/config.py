@@ -13,6 +13,7 @@ Example ``~/.config/asiojack/config.toml``::
     deadline = 0.75        # share of the JACK period the ASIO host may use
     sample_type = "float32"
     idle_timeout = 30      # seconds an auto-started server lingers unused
+    buffer_size = "jack"   # "host": the ASIO host may set JACK's period
 """
 
 import math
@@ -23,6 +24,13 @@ from typing import Any
 
 from pyjack_side.abi import MAX_CHANNELS, SAMPLE_TYPES
 from pyjack_side.paths import config_path
+
+#: values of ``buffer_size``
+BUFFER_MODES = ("jack", "host")
+
+#: keys whose change a running host must see through a reset (new buffers
+#: or a new session); the others apply to live sessions as they are
+RESET_KEYS = ("inputs", "outputs", "sample_type", "buffer_size")
 
 
 class ConfigError(ValueError):
@@ -45,6 +53,8 @@ class Config:
     """Sample format of the host's buffers: float32, int32, int24 or int16."""
     idle_timeout: float = 30.0
     """Seconds an auto-started server waits with no client before it exits."""
+    buffer_size: str = "jack"
+    """``jack``: the host's buffer is JACK's period; ``host``: createBuffers sets it."""
 
     @property
     def sample_type_code(self) -> int:
@@ -74,6 +84,10 @@ def _check(key: str, value: Any, source: str) -> Any:
     if key == "sample_type":
         if value not in SAMPLE_TYPES:
             raise bad("one of " + ", ".join(SAMPLE_TYPES))
+        return value
+    if key == "buffer_size":
+        if value not in BUFFER_MODES:
+            raise bad("one of " + ", ".join(BUFFER_MODES))
         return value
     if key == "idle_timeout":
         if isinstance(value, bool) or not isinstance(value, int | float) \

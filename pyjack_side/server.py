@@ -25,7 +25,8 @@ from typing import Any
 
 from pyjack_side import __version__
 from pyjack_side.abi import ffi, lib
-from pyjack_side.config import Config
+from pyjack_side.config import RESET_KEYS, Config, ConfigError
+from pyjack_side.config import load as load_config
 from pyjack_side.paths import ensure_private_dir, socket_path
 from pyjack_side.protocol import ProtocolError, decode, error, new, pack, read_message, text
 from pyjack_side.session import Session, SessionError, client_name_for
@@ -121,7 +122,15 @@ class Connection:
         if session is None:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "no session is open on this connection")
         if msg_type == lib.ASIOJACK_MSG_CREATE_BUFFERS:
-            session.create_buffers(int(body.frames), body.in_active, body.out_active)
+            # May wait for JACK to change its period: off the event loop.
+            await asyncio.get_running_loop().run_in_executor(
+                self.server.jack_worker, session.create_buffers, int(body.frames),
+                body.in_active, body.out_active)
+        elif msg_type == lib.ASIOJACK_MSG_SET_MONITOR:
+            session.set_monitor(int(body.input), int(body.output), int(body.gain), bool(body.on))
+        elif msg_type == lib.ASIOJACK_MSG_TRANSPORT:
+            session.transport(int(body.command),
+                              int(body.frame_lo) | (int(body.frame_hi) << 32))
         elif msg_type == lib.ASIOJACK_MSG_DISPOSE_BUFFERS:
             session.dispose_buffers()
         elif msg_type == lib.ASIOJACK_MSG_START:
@@ -217,9 +226,15 @@ class Server:
     """The control socket and every session of this user."""
 
     def __init__(self, config: Config, path: Path | None = None,
-                 idle_timeout: float = 0.0) -> None:
-        """Serve sessions on ``path``; exit after ``idle_timeout`` s unused (0: never)."""
+                 idle_timeout: float = 0.0, config_file: Path | None = None) -> None:
+        """Serve sessions on ``path``; exit after ``idle_timeout`` s unused (0: never).
+
+        ``config_file`` is watched: a valid change applies to new sessions,
+        and to live ones either at once or through a reset of their host.
+        """
         self.config = config
+        self.config_file = config_file
+        self._config_stamp = self._stamp()
         self.path = path or socket_path()
         self.idle_timeout = idle_timeout
         self.connections: set[Connection] = set()
@@ -247,10 +262,40 @@ class Server:
         self.connections.add(conn)
         await conn.serve()
 
+    def _stamp(self) -> tuple[int, int] | None:
+        if self.config_file is None:
+            return None
+        try:
+            st = self.config_file.stat()
+        except OSError:
+            return (0, 0)
+        return (st.st_mtime_ns, st.st_size)
+
+    def _reload_config(self) -> None:
+        """Apply an edited configuration file, or log why it cannot be."""
+        stamp = self._stamp()
+        if stamp == self._config_stamp or self.config_file is None:
+            return
+        self._config_stamp = stamp
+        try:
+            new = load_config(self.config_file)
+        except ConfigError as err:
+            log.error("configuration not applied: %s", err)
+            return
+        old, self.config = self.config, new
+        needs_reset = any(getattr(old, key) != getattr(new, key) for key in RESET_KEYS)
+        log.info("configuration reloaded from %s%s", self.config_file,
+                 ": hosts are asked to reset" if needs_reset and self.sessions else "")
+        for session in list(self.sessions.values()):
+            session.apply_config(new)
+            if needs_reset:
+                session.raise_reset()
+
     async def _watch_peers(self) -> None:
         """Close connections whose process died without the socket noticing yet."""
         while not self._stop.is_set():
             await asyncio.sleep(PEER_POLL_SECONDS)
+            self._reload_config()
             for conn in list(self.connections):
                 if not _pid_alive(conn.pid):
                     log.info("pid %d is gone: closing its session", conn.pid)
@@ -303,9 +348,9 @@ class Server:
             self.jack_worker.shutdown()
 
 
-def serve(config: Config, idle_timeout: float = 0.0) -> None:
+def serve(config: Config, idle_timeout: float = 0.0, config_file: Path | None = None) -> None:
     """Run a server in the foreground."""
-    asyncio.run(Server(config, idle_timeout=idle_timeout).run(
+    asyncio.run(Server(config, idle_timeout=idle_timeout, config_file=config_file).run(
         ready=lambda: print(f"asiojack: serving on {socket_path()}", flush=True)))
 
 

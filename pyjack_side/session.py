@@ -11,6 +11,7 @@ import logging
 import mmap
 import os
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,12 @@ class SessionError(Exception):
         """Keep the protocol error code with the message."""
         super().__init__(message)
         self.code = code
+
+
+#: smallest period a host may choose in ``host`` buffer mode
+MIN_HOST_FRAMES = 16
+#: how long to wait for JACK to switch periods
+BUFFER_SIZE_TIMEOUT = 5.0
 
 
 def client_name_for(exe_name: str) -> str:
@@ -65,6 +72,10 @@ class Session:
         self.running = False
         self.jack_gone = False
         self.on_event: Callable[[int, int], None] | None = None
+        # A buffer size this session asked JACK for: its own change is no
+        # news to its host.  Set and read under _blocksize_lock.
+        self._asked_frames = 0
+        self._blocksize_lock = threading.Condition()
 
     # ------------------------------------------------------------------ open
     def open(self, wanted_name: str, n_inputs: int, n_outputs: int,
@@ -124,20 +135,38 @@ class Session:
         assert self.client is not None
         self.shm.sample_rate = self.client.samplerate
         self.shm.jack_buffer_frames = self.client.blocksize
-        self.shm.deadline_permille = round(self.config.deadline * 1000)
         self.shm.jack_rt_priority = lib.asiojack_client_rt_priority(_jack_address(self.client))
+        self.apply_config(self.config)
+        if self.config.buffer_size == "host":
+            self.shm.buffer_mode = lib.ASIOJACK_BUFFER_HOST
+            self.shm.min_host_frames = MIN_HOST_FRAMES
+            self.shm.max_host_frames = lib.ASIOJACK_MAX_FRAMES
+        else:
+            self.shm.buffer_mode = lib.ASIOJACK_BUFFER_JACK
+            self.shm.min_host_frames = self.shm.max_host_frames = self.client.blocksize
         self.shm.client_name = self.client.name.encode()[: lib.ASIOJACK_NAME_LEN - 1]
 
     def _register_ports(self, n_inputs: int, n_outputs: int) -> None:
         assert self.client is not None
         for i in range(n_inputs):
-            port = self.client.inports.register(f"in_{i + 1}")
-            self.inports.append(port)
-            self.shm.in_names[i] = port.shortname.encode()[: lib.ASIOJACK_NAME_LEN - 1]
+            self.inports.append(self.client.inports.register(f"in_{i + 1}"))
         for i in range(n_outputs):
-            port = self.client.outports.register(f"out_{i + 1}")
-            self.outports.append(port)
-            self.shm.out_names[i] = port.shortname.encode()[: lib.ASIOJACK_NAME_LEN - 1]
+            self.outports.append(self.client.outports.register(f"out_{i + 1}"))
+        self.refresh_names()
+
+    def refresh_names(self) -> None:
+        """Channel names for getChannelInfo: a port's first alias, else its short name."""
+        if self.shm is None:
+            return
+        for table, ports in ((self.shm.in_names, self.inports),
+                             (self.shm.out_names, self.outports)):
+            for i, port in enumerate(ports):
+                try:
+                    aliases = port.aliases
+                except jack.JackError:
+                    aliases = []
+                name = aliases[0] if aliases else port.shortname
+                table[i] = name.encode()[: lib.ASIOJACK_NAME_LEN - 1]
 
     def _install_engine(self) -> None:
         assert self.client is not None
@@ -176,8 +205,14 @@ class Session:
     def _blocksize_changed(self, blocksize: int) -> None:
         if self.shm is None or self.shm.jack_buffer_frames == blocksize:
             return
-        self.shm.jack_buffer_frames = blocksize
-        self._raise(lib.ASIOJACK_EVENT_BUFFER_SIZE, blocksize)
+        with self._blocksize_lock:
+            self.shm.jack_buffer_frames = blocksize
+            if self.shm.buffer_mode == lib.ASIOJACK_BUFFER_JACK:
+                self.shm.min_host_frames = self.shm.max_host_frames = blocksize
+            asked = self._asked_frames == blocksize
+            self._blocksize_lock.notify_all()
+        if not asked:
+            self._raise(lib.ASIOJACK_EVENT_BUFFER_SIZE, blocksize)
 
     def _samplerate_changed(self, samplerate: int) -> None:
         if self.shm is None or self.shm.sample_rate == samplerate:
@@ -188,6 +223,7 @@ class Session:
     def _graph_changed(self) -> None:
         if self.shm is None:
             return
+        self.refresh_names()
         before = (self.shm.input_latency, self.shm.output_latency)
         self._update_latency()
         if before != (self.shm.input_latency, self.shm.output_latency):
@@ -208,24 +244,98 @@ class Session:
         self.shm.output_latency = max(outs, default=0)
 
     # ------------------------------------------------------------- requests
+    def apply_config(self, config: Config) -> None:
+        """Take the settings that apply to a live session (the rest need a reset)."""
+        self.config = config
+        if self.shm is not None:
+            self.shm.deadline_permille = round(config.deadline * 1000)
+
     def create_buffers(self, frames: int, in_active: Any, out_active: Any) -> None:
-        """Mark the channels the host uses; its buffer size must be JACK's."""
+        """Mark the channels the host uses at ``frames`` per buffer.
+
+        In ``jack`` buffer mode the size must be JACK's; in ``host`` mode a
+        power of two in range becomes JACK's period.  Blocks while JACK
+        changes its period, so it runs on the server's JACK thread.
+        """
         self._require_alive()
         if self.running:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "createBuffers while running")
-        jack_frames = int(self.shm.jack_buffer_frames)
-        if frames != jack_frames:
-            raise SessionError(lib.ASIOJACK_ERR_INVALID,
-                               f"buffer size {frames} differs from JACK's {jack_frames}")
         n_in, n_out = int(self.shm.n_inputs), int(self.shm.n_outputs)
         if any(in_active[i] for i in range(n_in, lib.ASIOJACK_MAX_CHANNELS)) or \
                 any(out_active[i] for i in range(n_out, lib.ASIOJACK_MAX_CHANNELS)):
             raise SessionError(lib.ASIOJACK_ERR_INVALID, "channel beyond the session's ports")
+        jack_frames = int(self.shm.jack_buffer_frames)
+        if frames != jack_frames:
+            if self.shm.buffer_mode != lib.ASIOJACK_BUFFER_HOST:
+                raise SessionError(lib.ASIOJACK_ERR_INVALID,
+                                   f"buffer size {frames} differs from JACK's {jack_frames} "
+                                   "(set buffer_size = \"host\" to let the host choose)")
+            self._set_jack_buffer_size(frames)
+        self.refresh_names()
         for i in range(lib.ASIOJACK_MAX_CHANNELS):
             self.shm.in_active[i] = 1 if in_active[i] else 0
             self.shm.out_active[i] = 1 if out_active[i] else 0
         self.shm.buffer_frames = frames
         self.buffers_created = True
+
+    def _set_jack_buffer_size(self, frames: int) -> None:
+        lo, hi = int(self.shm.min_host_frames), int(self.shm.max_host_frames)
+        if not lo <= frames <= hi or frames & (frames - 1):
+            raise SessionError(lib.ASIOJACK_ERR_INVALID,
+                               f"buffer size {frames} is not a power of two from {lo} to {hi}")
+        assert self.client is not None
+        with self._blocksize_lock:
+            self._asked_frames = frames
+        try:
+            self.client.blocksize = frames
+        except jack.JackError as err:
+            raise SessionError(lib.ASIOJACK_ERR_JACK,
+                               f"JACK refused a buffer size of {frames}: {err}") from err
+        with self._blocksize_lock:
+            done = self._blocksize_lock.wait_for(
+                lambda: self.shm is not None and self.shm.jack_buffer_frames == frames,
+                timeout=BUFFER_SIZE_TIMEOUT)
+            self._asked_frames = 0
+        if not done:
+            raise SessionError(lib.ASIOJACK_ERR_JACK,
+                               f"JACK did not switch to {frames} frames in time")
+
+    def set_monitor(self, channel: int, output: int, gain: int, on: bool) -> None:
+        """Route input ``channel`` (-1: all) to ``output`` at ASIO ``gain``, or stop it."""
+        self._require_alive()
+        n_in, n_out = int(self.shm.n_inputs), int(self.shm.n_outputs)
+        if not -1 <= channel < n_in:
+            raise SessionError(lib.ASIOJACK_ERR_INVALID,
+                               f"input monitor: input {channel} does not exist (0..{n_in - 1})")
+        if on and not 0 <= output < n_out:
+            raise SessionError(lib.ASIOJACK_ERR_INVALID,
+                               f"input monitor: output {output} does not exist (0..{n_out - 1})")
+        linear = max(0, gain) / lib.ASIOJACK_MONITOR_UNITY
+        for ch in range(n_in) if channel == -1 else (channel,):
+            entry = self.shm.monitor[ch]
+            if on:
+                entry.output = -1        # gain first, then the route (engine reads output)
+                entry.gain = linear
+                entry.output = output
+            else:
+                entry.output = -1
+
+    def transport(self, command: int, frame: int) -> None:
+        """Start, stop or locate JACK transport for the host."""
+        self._require_alive()
+        assert self.client is not None
+        if command == lib.ASIOJACK_TRANSPORT_START:
+            self.client.transport_start()
+        elif command == lib.ASIOJACK_TRANSPORT_STOP:
+            self.client.transport_stop()
+        elif command == lib.ASIOJACK_TRANSPORT_LOCATE:
+            self.client.transport_locate(frame)
+        else:
+            raise SessionError(lib.ASIOJACK_ERR_INVALID, f"unknown transport command {command}")
+
+    def raise_reset(self) -> None:
+        """Ask the host to re-create its buffers (configuration changed)."""
+        self._raise(lib.ASIOJACK_EVENT_RESET, 0)
 
     def dispose_buffers(self) -> None:
         """Forget the host's buffers (stopping first if needed)."""

@@ -59,10 +59,11 @@ class Jackd:
                 self.proc.wait()
 
 
-def start_jackd(tmp: Path, frames: int, rate: int = 48000, realtime: bool = False) -> Jackd:
+def start_jackd(tmp: Path, frames: int, rate: int = 48000, realtime: bool = False,
+                name: str | None = None) -> Jackd:
     """Start ``jackd -d dummy`` under a private name and wait until it answers."""
-    name = f"ajtest-{os.getpid()}-{next(_names)}"
-    log = tmp / f"{name}.log"
+    name = name or f"ajtest-{os.getpid()}-{next(_names)}"
+    log = tmp / f"{name}-{next(_names)}.log"
     cmd = ["jackd", "-R" if realtime else "--no-realtime", "-n", name, "-d", "dummy",
            "-r", str(rate), "-p", str(frames), "-C", "2", "-P", "2"]
     proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)

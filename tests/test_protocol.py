@@ -177,8 +177,11 @@ def test_c_client_starts_a_server_on_demand(peer_bin: Path, jackd256, tmp_path: 
         out = subprocess.run([str(peer_bin), "--autostart", "--seconds", "0.3"], env=env,
                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert out.returncode == 0, (out.stdout, (runtime / "server.log").read_text())
-        log = (runtime / "server.log").read_text()
-        assert "serving on" in log and "closing session" in log
+        from conftest import wait_for
+
+        wait_for(lambda: "closing session" in (runtime / "server.log").read_text(), 5,
+                 "the auto-started server to close the session")
+        assert "serving on" in (runtime / "server.log").read_text()
     finally:
         pid_lines = subprocess.run(["pgrep", "-f", "pyjack_side serve --auto"],
                                    capture_output=True, text=True).stdout.split()
