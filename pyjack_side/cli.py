@@ -29,6 +29,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> int:
+    from pyjack_side import settings
+
+    return settings.run(args.config or config_path())
+
+
 def _config(args: argparse.Namespace) -> int:
     path = args.config or config_path()
     config = load(path)
@@ -110,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", type=Path, default=None,
                    help="Wine prefix (default: $WINEPREFIX or ~/.wine)")
     p.set_defaults(func=_doctor)
+
+    p = sub.add_parser("settings", help="a window to edit the configuration "
+                                        "(what the ASIO control panel opens)")
+    p.set_defaults(func=_settings)
 
     p = sub.add_parser("config", help="print the effective configuration")
     p.set_defaults(func=_config)
