@@ -71,6 +71,7 @@ class Session:
         self.buffers_created = False
         self.running = False
         self.jack_gone = False
+        self.xruns = 0
         self.on_event: Callable[[int, int], None] | None = None
         # A buffer size this session asked JACK for: its own change is no
         # news to its host.  Set and read under _blocksize_lock.
@@ -182,6 +183,7 @@ class Session:
         self.client.set_samplerate_callback(self._samplerate_changed)
         self.client.set_shutdown_callback(self._jack_shutdown)
         self.client.set_graph_order_callback(self._graph_changed)
+        self.client.set_xrun_callback(self._xrun)
 
     def _autoconnect(self) -> None:
         """Wire inputs to physical captures and outputs to physical playbacks, in order."""
@@ -228,6 +230,10 @@ class Session:
         self._update_latency()
         if before != (self.shm.input_latency, self.shm.output_latency):
             self._raise(lib.ASIOJACK_EVENT_LATENCY, 0)
+
+    def _xrun(self, delay_usecs: float) -> None:
+        # JACK's, not ours: reported beside the engine's misses, never an error.
+        self.xruns += 1
 
     def _jack_shutdown(self, status: Any, reason: str) -> None:
         self.jack_gone = True
@@ -372,7 +378,9 @@ class Session:
             return {}
         names = ("cycles", "completed", "misses", "late", "skipped", "max_wait_ns",
                  "peer_rt_priority", "peer_rt_errno")
-        return {name: int(getattr(self.shm, name)) for name in names}
+        counters = {name: int(getattr(self.shm, name)) for name in names}
+        counters["jack_xruns"] = self.xruns
+        return counters
 
     # ----------------------------------------------------------------- close
     def close(self) -> None:
