@@ -180,6 +180,38 @@ enum {
     kAsioSupportsInputResampling = 0x26092017,
 };
 
+/* future(kAsioSetInputMonitor): route an input straight to an output. */
+typedef struct ASIOInputMonitor {
+    int32_t input;        /* channel, or -1 for all inputs */
+    int32_t output;       /* where to hear it */
+    int32_t gain;         /* 0 (-inf) .. 0x20000000 (0 dB) .. 0x7fffffff (+12 dB) */
+    ASIOBool state;       /* ASIOTrue = on */
+    int32_t pan;          /* 0 = left .. 0x7fffffff = right */
+} ASIOInputMonitor;
+
+/* future(kAsioTransport): the host drives the device's transport. */
+typedef struct ASIOTransportParameters {
+    int32_t command;      /* kTransportStart, ... below */
+    ASIOSamples samplePosition; /* kTransportLocate's target */
+    int32_t track;
+    int32_t trackSwitches[16];
+    char future[64];
+} ASIOTransportParameters;
+
+enum {
+    kTransportStart = 1,
+    kTransportStop,
+    kTransportLocate,
+    kTransportPunchIn,
+    kTransportPunchOut,
+    kTransportArmOn,
+    kTransportArmOff,
+    kTransportMonitorOn,
+    kTransportMonitorOff,
+    kTransportArm,
+    kTransportMonitor,
+};
+
 /* Sizes of the text buffers the host passes in. */
 #define ASIO_DRIVER_NAME_LEN 32
 #define ASIO_ERROR_TEXT_LEN 124
@@ -192,5 +224,7 @@ _Static_assert(sizeof(ASIOChannelInfo) == 52, "ASIOChannelInfo size");
 _Static_assert(sizeof(AsioTimeInfo) == 48, "AsioTimeInfo size");
 _Static_assert(sizeof(ASIOTimeCode) == 84, "ASIOTimeCode size");
 _Static_assert(sizeof(ASIOTime) == 148, "ASIOTime size");
+_Static_assert(sizeof(ASIOInputMonitor) == 20, "ASIOInputMonitor size");
+_Static_assert(sizeof(ASIOTransportParameters) == 144, "ASIOTransportParameters size");
 
 #endif /* ASIOJACK_ASIO_H */

@@ -29,6 +29,9 @@ enum asiojack_unix_func {
     ASIOJACK_UNIX_DONE,
     ASIOJACK_UNIX_SET_RT,
     ASIOJACK_UNIX_POSITION,
+    ASIOJACK_UNIX_SET_MONITOR,     /* ASIO input monitoring (future()) */
+    ASIOJACK_UNIX_TRANSPORT,       /* JACK transport commands (future()) */
+    ASIOJACK_UNIX_CONTROL_PANEL,   /* start `asiojack settings` if a display exists */
     ASIOJACK_UNIX_FUNC_COUNT
 };
 
@@ -36,6 +39,10 @@ enum asiojack_unix_func {
  * Head of every control call.  Control calls fail in words: the text is
  * what the host later reads through getErrorMessage.
  */
+/* The status of a server that answered with an error (client.h's
+ * ASIOJACK_CLIENT_REFUSED, which the PE side cannot include). */
+#define ASIOJACK_UNIX_REFUSED (-4)
+
 struct asiojack_unix_control {
     uint64_t client;                /* handle from OPEN (in; out for OPEN) */
     int32_t status;                 /* out: enum asiojack_client_status */
@@ -114,6 +121,36 @@ struct asiojack_unix_position_params {
     uint32_t reserved;
 };
 
+struct asiojack_unix_monitor_params {
+    struct asiojack_unix_control ctl;
+    int32_t input;                  /* -1 = every input */
+    int32_t output;
+    int32_t gain;                   /* ASIO units, 0x20000000 = unity */
+    int32_t pan;
+    uint32_t on;
+    uint32_t reserved;
+};
+
+struct asiojack_unix_transport_params {
+    struct asiojack_unix_control ctl;
+    uint32_t command;               /* enum asiojack_transport_command */
+    uint32_t reserved;
+    uint64_t frame;                 /* LOCATE target */
+};
+
+/* CONTROL_PANEL needs no session: it only looks at the environment. */
+struct asiojack_unix_panel_params {
+    int32_t status;                 /* out: enum asiojack_panel_status */
+    uint32_t reserved;
+    char error[ASIOJACK_TEXT_LEN];  /* out: what to do instead, or why it failed */
+};
+
+enum asiojack_panel_status {
+    ASIOJACK_PANEL_STARTED = 0,     /* the settings window is on its way */
+    ASIOJACK_PANEL_NO_DISPLAY = 1,  /* neither DISPLAY nor WAYLAND_DISPLAY */
+    ASIOJACK_PANEL_FAILED = 2,      /* sh could not be run */
+};
+
 /* Same numbers for MinGW and gcc, i386 and x86_64. */
 _Static_assert(sizeof(struct asiojack_unix_control) == 272, "control size");
 _Static_assert(sizeof(struct asiojack_unix_open_params) == 272 + 16 + 256 + 64,
@@ -128,5 +165,9 @@ _Static_assert(sizeof(struct asiojack_unix_done_params) == 16, "done size");
 _Static_assert(sizeof(struct asiojack_unix_rt_params) == 264, "rt size");
 _Static_assert(sizeof(struct asiojack_unix_position_params) == 32,
                "position size");
+
+_Static_assert(sizeof(struct asiojack_unix_monitor_params) == 272 + 24, "monitor size");
+_Static_assert(sizeof(struct asiojack_unix_transport_params) == 272 + 16, "transport size");
+_Static_assert(sizeof(struct asiojack_unix_panel_params) == 264, "panel size");
 
 #endif /* ASIOJACK_UNIXLIB_H */

@@ -75,6 +75,18 @@ static void check(const char *name, int ok, const char *fmt, ...)
     fflush(stdout);
 }
 
+/* A refusal must come with the right code and words that say why: the
+ * message has to name `word`. */
+static void refused(iasio *d, const char *name, ASIOError got, ASIOError want, const char *word)
+{
+    char text[ASIO_ERROR_TEXT_LEN] = "";
+    char message_name[96];
+    d->m->getErrorMessage(d, text);
+    check(name, got == want, "got %ld, want %ld", (long)got, (long)want);
+    snprintf(message_name, sizeof(message_name), "%s-message", name);
+    check(message_name, text[0] && strstr(text, word) != NULL, "%s", text);
+}
+
 static void finish(void)
 {
     printf("{\"result\": \"%s\", \"failures\": %d}\n", failures ? "fail" : "ok", failures);
@@ -233,13 +245,33 @@ static void queries(iasio *d, LONG *n_in, LONG *n_out, LONG *frames, double *rat
           "%s type %ld", ci.name, (long)ci.type);
     check("future-time-info", d->m->future(d, kAsioCanTimeInfo, NULL) == ASE_SUCCESS, NULL);
     check("future-time-code", d->m->future(d, kAsioCanTimeCode, NULL) == ASE_SUCCESS, NULL);
+    check("future-input-monitor", d->m->future(d, kAsioCanInputMonitor, NULL) == ASE_SUCCESS,
+          NULL);
+    check("future-transport", d->m->future(d, kAsioCanTransport, NULL) == ASE_SUCCESS, NULL);
     check("future-unknown", d->m->future(d, 0x7fff, NULL) == ASE_InvalidParameter, NULL);
-    check("output-ready-early", d->m->outputReady(d) == ASE_OK, NULL);
+    check("future-zero", d->m->future(d, 0, NULL) == ASE_InvalidParameter, NULL);
+    check("future-negative", d->m->future(d, -1, NULL) == ASE_InvalidParameter, NULL);
+    check("future-input-gain", d->m->future(d, kAsioSetInputGain, NULL) == ASE_InvalidParameter,
+          NULL);
+    refused(d, "monitor-null", d->m->future(d, kAsioSetInputMonitor, NULL), ASE_InvalidParameter,
+            "ASIOInputMonitor");
+    refused(d, "transport-null", d->m->future(d, kAsioTransport, NULL), ASE_InvalidParameter,
+            "ASIOTransportParameters");
+    ASIOInputMonitor mon = {(int32_t)*n_in, 0, 0x20000000, ASIOTrue, 0};
+    refused(d, "monitor-bad-input", d->m->future(d, kAsioSetInputMonitor, &mon),
+            ASE_InvalidParameter, "input");
+    refused(d, "latencies-null", d->m->getLatencies(d, NULL, NULL), ASE_InvalidParameter,
+            "getLatencies");
+    refused(d, "buffer-size-null", d->m->getBufferSize(d, NULL, NULL, NULL, NULL),
+            ASE_InvalidParameter, "getBufferSize");
+    /* Nothing to gain from outputReady here: the driver says so, in every
+     * state, so the host never relies on it. */
+    refused(d, "output-ready-early", d->m->outputReady(d), ASE_NotPresent, "outputReady");
     check("position-early", d->m->getSamplePosition(d, &(ASIOSamples){0, 0},
                                                     &(ASIOTimeStamp){0, 0}) ==
                                  ASE_SPNotAdvancing, NULL);
     check("position-null", d->m->getSamplePosition(d, NULL, NULL) == ASE_InvalidParameter, NULL);
-    check("start-unprepared", d->m->start(d) == ASE_InvalidMode, NULL);
+    refused(d, "start-unprepared", d->m->start(d), ASE_InvalidMode, "createBuffers");
     check("dispose-unprepared", d->m->disposeBuffers(d) == ASE_InvalidMode, NULL);
 }
 
@@ -254,8 +286,10 @@ static void bad_buffers(iasio *d, LONG n_in, LONG n_out, LONG frames)
           NULL);
     check("create-too-many", d->m->createBuffers(d, b, n_in + n_out + 1, frames, &callbacks) ==
                                  ASE_InvalidParameter, NULL);
-    check("create-size", d->m->createBuffers(d, b, 2, frames + 1, &callbacks) ==
-                             ASE_InvalidParameter, NULL);
+    char jack_size[16];
+    snprintf(jack_size, sizeof(jack_size), "%ld", (long)frames);
+    refused(d, "create-size", d->m->createBuffers(d, b, 2, frames + 1, &callbacks),
+            ASE_InvalidParameter, jack_size);
     check("create-duplicate", d->m->createBuffers(d, b + 1, 2, frames, &callbacks) ==
                                   ASE_InvalidParameter, NULL);
     b[2].channelNum = n_out;
@@ -283,8 +317,9 @@ static void run(iasio *d, LONG frames, int time_info)
     check("buffers-set", b[0].buffers[0] && b[0].buffers[1] && b[1].buffers[0] &&
                              b[1].buffers[1] && b[0].buffers[0] != b[1].buffers[0] &&
                              b[1].buffers[0] != b[1].buffers[1], NULL);
-    check("create-twice", d->m->createBuffers(d, b, 2, frames, &callbacks) == ASE_InvalidMode,
-          NULL);
+    refused(d, "create-twice", d->m->createBuffers(d, b, 2, frames, &callbacks),
+            ASE_InvalidMode, "disposeBuffers");
+    check("stop-when-stopped", d->m->stop(d) == ASE_OK, NULL);
     check("channel-active", d->m->getChannelInfo(d, &ci) == ASE_OK && ci.isActive, NULL);
 
     check("start", d->m->start(d) == ASE_OK, NULL);
@@ -298,6 +333,7 @@ static void run(iasio *d, LONG frames, int time_info)
     ASIOError r = d->m->stop(d);
     DWORD stop_ms = GetTickCount() - t0;
     check("stop", r == ASE_OK && stop_ms < 100, "%lu ms", (unsigned long)stop_ms);
+    check("stop-twice", d->m->stop(d) == ASE_OK, NULL);
     LONG after_stop = switches + time_switches;
     Sleep(150);
     snprintf(name, sizeof(name), "callbacks-%s", tag);
@@ -308,6 +344,26 @@ static void run(iasio *d, LONG frames, int time_info)
     check("one-thread", !other_thread_seen && !bad_index, NULL);
     check("dispose", d->m->disposeBuffers(d) == ASE_OK, NULL);
     check("dispose-twice", d->m->disposeBuffers(d) == ASE_InvalidMode, NULL);
+}
+
+/* disposeBuffers implies stop: no callback may come after it returns. */
+static void dispose_while_running(iasio *d, LONG frames)
+{
+    ASIOBufferInfo b[2] = {{ASIOTrue, 0, {0}}, {ASIOFalse, 0, {0}}};
+    answer_time_info = 1;
+    switches = time_switches = 0;
+    check("create-again", d->m->createBuffers(d, b, 2, frames, &callbacks) == ASE_OK, NULL);
+    check("start-again", d->m->start(d) == ASE_OK, NULL);
+    Sleep(200);
+    DWORD t0 = GetTickCount();
+    ASIOError r = d->m->disposeBuffers(d);
+    DWORD ms = GetTickCount() - t0;
+    LONG at_dispose = switches + time_switches;
+    check("dispose-while-running", r == ASE_OK && ms < 100 && at_dispose > 0,
+          "%lu ms, %ld callbacks", (unsigned long)ms, (long)at_dispose);
+    Sleep(150);
+    check("none-after-dispose", switches + time_switches == at_dispose, NULL);
+    refused(d, "start-after-dispose", d->m->start(d), ASE_InvalidMode, "createBuffers");
 }
 
 int main(int argc, char **argv)
@@ -339,6 +395,7 @@ int main(int argc, char **argv)
     bad_buffers(d, n_in, n_out, frames);
     run(d, frames, 1);
     run(d, frames, 0);
+    dispose_while_running(d, frames);
     check("release", d->m->Release(d) == 0, NULL);
     CoUninitialize();
     finish();

@@ -7,7 +7,7 @@
  *
  *   pahost.exe PORTAUDIO.DLL list
  *   pahost.exe PORTAUDIO.DLL stream --device NAME [--frames N] [--seconds S]
- *                                   [--channels C] [--interleaved]
+ *                                   [--channels C] [--interleaved] [--no-dither]
  *   pahost.exe PORTAUDIO.DLL cycles --device NAME [--count K] [--frames N]
  *
  * Output is one JSON object per line, flushed at once; the last line is the
@@ -38,6 +38,8 @@ typedef void PaStream;
 #define paFloat32 ((PaSampleFormat)0x00000001)
 #define paNonInterleaved ((PaSampleFormat)0x80000000)
 #define paNoFlag ((PaStreamFlags)0)
+#define paClipOff ((PaStreamFlags)0x00000001)
+#define paDitherOff ((PaStreamFlags)0x00000002)
 #define paContinue 0
 #define paFramesPerBufferUnspecified 0UL
 #define PA_HOST_API_ASIO 3 /* PaHostApiTypeId paASIO */
@@ -220,6 +222,7 @@ struct options {
     int channels;
     int count;
     int interleaved;
+    int no_dither;
 };
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -230,11 +233,18 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->channels = 2;
     o->count = 5;
     o->interleaved = 0;
+    o->no_dither = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--interleaved")) {
             o->interleaved = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-dither")) {
+            /* PortAudio converts to the driver's integers exactly as
+             * written, so the tests can predict every sample. */
+            o->no_dither = 1;
             continue;
         }
         if (!v)
@@ -380,7 +390,8 @@ static PaStream *open_duplex(PaDeviceIndex dev, const struct options *o, struct 
     in = (PaStreamParameters){dev, channels, format, d->defaultLowInputLatency, NULL};
     out = (PaStreamParameters){dev, channels, format, d->defaultLowOutputLatency, NULL};
     *rate = d->defaultSampleRate;
-    PaError err = pa.OpenStream(&s, &in, &out, *rate, o->frames, paNoFlag, copy_through, t);
+    PaStreamFlags flags = o->no_dither ? paClipOff | paDitherOff : paNoFlag;
+    PaError err = pa.OpenStream(&s, &in, &out, *rate, o->frames, flags, copy_through, t);
     if (err != paNoError) {
         pa_failed("Pa_OpenStream", err);
         return NULL;
@@ -495,7 +506,7 @@ int main(int argc, char **argv)
         (strcmp(argv[2], "list") && !o.device)) {
         emit("\"result\": \"fail\", \"error\": \"usage: pahost.exe PORTAUDIO.DLL "
              "list|stream|cycles [--device NAME] [--frames N] [--seconds S] "
-             "[--channels C] [--count K] [--interleaved]\"");
+             "[--channels C] [--count K] [--interleaved] [--no-dither]\"");
         finish(2);
     }
     if (load_portaudio(argv[1]) < 0)

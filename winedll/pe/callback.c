@@ -27,19 +27,80 @@ uint64_t asiojack_host_time_ns(void)
     return (c / f) * 1000000000ull + (c % f) * 1000000000ull / f;
 }
 
-/* Events the server raised: the host learns of them only through here. */
+static void jack_is_gone(struct asiojack_driver *d)
+{
+    static const char text[] =
+        "JACK is gone (its server stopped or crashed): asiojack needs a restart of the "
+        "audio device once JACK runs again";
+    InterlockedExchange(&d->jack_gone, 1);
+    memcpy(d->error, text, sizeof(text) < sizeof(d->error) ? sizeof(text) : sizeof(d->error));
+    d->error[sizeof(d->error) - 1] = 0;
+}
+
+/*
+ * Events the server raised: the host learns of them only through here, on
+ * this thread, between two unix calls.  Whatever invalidates the host's
+ * buffers ends in one kAsioResetRequest, after which the host stops,
+ * disposes and creates its buffers again (or re-opens the driver).
+ */
 static void deliver_events(struct asiojack_driver *d, uint32_t events)
 {
     int32_t (*message)(int32_t, int32_t, void *, double *) = d->callbacks.asioMessage;
+    BOOL reset = (events & ASIOJACK_EVENT_RESET) != 0;
+
+    if (reset)
+        InterlockedExchange(&d->config_changed, 1);
+
+    if (events & ASIOJACK_EVENT_JACK_GONE) {
+        jack_is_gone(d);
+        reset = TRUE;
+    }
+    if (events & ASIOJACK_EVENT_SAMPLE_RATE) {
+        if (d->callbacks.sampleRateDidChange)
+            d->callbacks.sampleRateDidChange((ASIOSampleRate)d->shm->sample_rate);
+        reset = TRUE;
+    }
+    if (events & ASIOJACK_EVENT_BUFFER_SIZE) {
+        /* In host mode the host's own createBuffers moves JACK's period:
+         * the event then only confirms the size the buffers already have. */
+        uint32_t frames = __atomic_load_n(&d->shm->jack_buffer_frames, __ATOMIC_RELAXED);
+        if (frames != d->frames) {
+            /* A host that answers 1 takes the new size on its own (it
+             * re-creates its buffers); only otherwise is a reset due. */
+            BOOL taken = d->size_messages && message &&
+                         message(kAsioBufferSizeChange, (int32_t)frames, NULL, NULL) == 1;
+            if (!taken)
+                reset = TRUE;
+        }
+    }
     if (!message)
         return;
-    if (events & (ASIOJACK_EVENT_BUFFER_SIZE | ASIOJACK_EVENT_SAMPLE_RATE |
-                  ASIOJACK_EVENT_JACK_GONE | ASIOJACK_EVENT_RESET)) {
-        /* The buffers no longer match JACK (or JACK is gone): only a full
-         * stop/dispose/create cycle by the host can recover. */
+    if (reset)
         message(kAsioResetRequest, 0, NULL, NULL);
-    } else if ((events & ASIOJACK_EVENT_LATENCY) && d->latency_messages) {
+    else if ((events & ASIOJACK_EVENT_LATENCY) && d->latency_messages)
         message(kAsioLatenciesChanged, 0, NULL, NULL);
+}
+
+/* What the host understands, asked here rather than in createBuffers so
+ * that asioMessage is only ever called on this thread. */
+static void ask_host(struct asiojack_driver *d)
+{
+    int32_t (*message)(int32_t, int32_t, void *, double *) = d->callbacks.asioMessage;
+    d->time_info = FALSE;
+    d->latency_messages = FALSE;
+    d->size_messages = FALSE;
+    if (message) {
+        d->time_info = d->callbacks.bufferSwitchTimeInfo &&
+                       message(kAsioSupportsTimeInfo, 0, NULL, NULL) == 1;
+        d->latency_messages =
+            message(kAsioSelectorSupported, kAsioLatenciesChanged, NULL, NULL) == 1;
+        d->size_messages =
+            message(kAsioSelectorSupported, kAsioBufferSizeChange, NULL, NULL) == 1;
+    }
+    if (!d->time_info && !d->callbacks.bufferSwitch) {
+        /* Only bufferSwitchTimeInfo given, but the host did not say it
+         * supports time info: use it anyway rather than nothing. */
+        d->time_info = TRUE;
     }
 }
 
@@ -89,6 +150,7 @@ static DWORD WINAPI callback_main(void *arg)
     struct asiojack_shm *shm = (struct asiojack_shm *)d->shm;
     shm->peer_rt_priority = rt.priority;
     shm->peer_rt_errno = rt.status;
+    ask_host(d);
 
     while (!InterlockedCompareExchange(&d->quit, 0, 0)) {
         memset(&w, 0, sizeof(w));

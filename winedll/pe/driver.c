@@ -98,13 +98,23 @@ static void exe_names(char *exe, size_t exe_size, char *base, size_t base_size)
         *dot = 0;
 }
 
+/* Every request on the server socket goes through here: the socket
+ * carries one request and its reply at a time. */
+static NTSTATUS socket_call(struct asiojack_driver *d, enum asiojack_unix_func code, void *args)
+{
+    EnterCriticalSection(&d->io_lock);
+    NTSTATUS st = asiojack_unix_call(code, args);
+    LeaveCriticalSection(&d->io_lock);
+    return st;
+}
+
 static void close_session(struct asiojack_driver *d)
 {
     struct asiojack_unix_control p;
     memset(&p, 0, sizeof(p));
     p.client = d->client;
     if (d->client)
-        asiojack_unix_call(ASIOJACK_UNIX_CLOSE, &p);
+        socket_call(d, ASIOJACK_UNIX_CLOSE, &p);
     d->client = 0;
     d->shm = NULL;
     d->state = STATE_LOADED;
@@ -115,7 +125,7 @@ static BOOL session_call(struct asiojack_driver *d, enum asiojack_unix_func code
                          struct asiojack_unix_control *ctl, const char *what)
 {
     ctl->client = d->client;
-    NTSTATUS st = asiojack_unix_call(code, ctl);
+    NTSTATUS st = socket_call(d, code, ctl);
     if (st) {
         set_error(d, "%s: unix call failed (status %#lx)", what, (unsigned long)st);
         return FALSE;
@@ -187,6 +197,7 @@ static ULONG STDMETHODCALLTYPE driver_release(struct asiojack_driver *d)
     asiojack_thread_stop(d); /* joins a thread that stopped itself */
     LeaveCriticalSection(&d->lock);
     DeleteCriticalSection(&d->lock);
+    DeleteCriticalSection(&d->io_lock);
     HeapFree(GetProcessHeap(), 0, d);
     asiojack_module_unref();
     return 0;
@@ -194,22 +205,14 @@ static ULONG STDMETHODCALLTYPE driver_release(struct asiojack_driver *d)
 
 /* -------------------------------------------------------------- IASIO: setup */
 
-static ASIOBool ASIO_METHOD driver_init(struct asiojack_driver *d, void *sys_handle)
+/* Open a session on the server and map its segment; d->lock held. */
+static BOOL open_session(struct asiojack_driver *d)
 {
     struct asiojack_unix_open_params p;
-    const char *missing;
-    (void)sys_handle; /* a window handle: nothing to show it in */
-
-    EnterCriticalSection(&d->lock);
-    if (d->state != STATE_LOADED) {
-        LeaveCriticalSection(&d->lock);
-        return ASIOTrue;
-    }
-    missing = asiojack_unix_missing();
+    const char *missing = asiojack_unix_missing();
     if (missing) {
         copy_text(d->error, sizeof(d->error), missing);
-        LeaveCriticalSection(&d->lock);
-        return ASIOFalse;
+        return FALSE;
     }
     memset(&p, 0, sizeof(p));
     p.bits = (uint32_t)sizeof(void *) * 8;
@@ -224,15 +227,24 @@ static ASIOBool ASIO_METHOD driver_init(struct asiojack_driver *d, void *sys_han
             p.ctl.error[sizeof(p.ctl.error) - 1] = 0;
             copy_text(d->error, sizeof(d->error), p.ctl.error);
         }
-        LeaveCriticalSection(&d->lock);
-        return ASIOFalse;
+        return FALSE;
     }
     d->client = p.ctl.client;
     d->shm = (const struct asiojack_shm *)(uintptr_t)p.shm;
     d->state = STATE_INITIALIZED;
+    InterlockedExchange(&d->jack_gone, 0);
+    InterlockedExchange(&d->config_changed, 0);
     d->error[0] = 0;
+    return TRUE;
+}
+
+static ASIOBool ASIO_METHOD driver_init(struct asiojack_driver *d, void *sys_handle)
+{
+    (void)sys_handle; /* a window handle: nothing to show it in */
+    EnterCriticalSection(&d->lock);
+    BOOL ok = d->state != STATE_LOADED || open_session(d);
     LeaveCriticalSection(&d->lock);
-    return ASIOTrue;
+    return ok ? ASIOTrue : ASIOFalse;
 }
 
 static void ASIO_METHOD driver_get_driver_name(struct asiojack_driver *d, char *name)
@@ -304,16 +316,20 @@ static ASIOError ASIO_METHOD driver_get_buffer_size(struct asiojack_driver *d, L
     else if (!min_size && !max_size && !preferred && !granularity)
         r = fail(d, ASE_InvalidParameter, "getBufferSize: no place for the result");
     else {
-        /* One size only: the host's buffer is JACK's period. */
         LONG frames = (LONG)shm_u32(&d->shm->jack_buffer_frames);
+        BOOL host_mode = shm_u32(&d->shm->buffer_mode) == ASIOJACK_BUFFER_HOST;
+        /* JACK mode: one size only, JACK's period.  Host mode: the powers
+         * of two the server allows (granularity -1 says "powers of two"),
+         * JACK's current period preferred, so a host that takes the
+         * default changes nothing for the other JACK clients. */
         if (min_size)
-            *min_size = frames;
+            *min_size = host_mode ? (LONG)shm_u32(&d->shm->min_host_frames) : frames;
         if (max_size)
-            *max_size = frames;
+            *max_size = host_mode ? (LONG)shm_u32(&d->shm->max_host_frames) : frames;
         if (preferred)
             *preferred = frames;
         if (granularity)
-            *granularity = 0;
+            *granularity = host_mode ? -1 : 0;
     }
     return r;
 }
@@ -471,10 +487,21 @@ static ASIOError check_buffer_request(struct asiojack_driver *d, const ASIOBuffe
     if (count <= 0 || (uint32_t)count > n_in + n_out)
         return fail(d, ASE_InvalidParameter, "createBuffers: %ld channels asked, %u exist",
                     (long)count, (unsigned)(n_in + n_out));
-    if (frames <= 0 || (uint32_t)frames != jack_frames || (uint32_t)frames > d->shm->max_frames)
+    if (shm_u32(&d->shm->buffer_mode) == ASIOJACK_BUFFER_HOST) {
+        /* The server sets JACK's period to it, and answers once JACK runs so. */
+        uint32_t lo = shm_u32(&d->shm->min_host_frames), hi = shm_u32(&d->shm->max_host_frames);
+        if (frames <= 0 || (frames & (frames - 1)) || (uint32_t)frames < lo ||
+            (uint32_t)frames > hi || (uint32_t)frames > d->shm->max_frames)
+            return fail(d, ASE_InvalidParameter,
+                        "buffer size %ld refused: asiojack takes powers of two from %u to %u",
+                        (long)frames, (unsigned)lo, (unsigned)hi);
+    } else if (frames <= 0 || (uint32_t)frames != jack_frames ||
+               (uint32_t)frames > d->shm->max_frames) {
         return fail(d, ASE_InvalidParameter,
-                    "buffer size %ld refused: JACK runs %u frames per period, use that",
+                    "buffer size %ld refused: JACK runs %u frames per period "
+                    "(buffer_size = \"host\" in asiojack's config lets hosts choose)",
                     (long)frames, (unsigned)jack_frames);
+    }
     for (LONG i = 0; i < count; i++) {
         BOOL input = infos[i].isInput != ASIOFalse;
         LONG ch = infos[i].channelNum;
@@ -545,21 +572,6 @@ static ASIOError ASIO_METHOD driver_create_buffers(struct asiojack_driver *d,
     d->frames = (uint32_t)frames;
     d->state = STATE_PREPARED;
 
-    /* Ask once, here: bufferSwitch must not have to. */
-    d->time_info = FALSE;
-    d->latency_messages = FALSE;
-    if (d->callbacks.asioMessage) {
-        d->time_info = d->callbacks.bufferSwitchTimeInfo &&
-                       d->callbacks.asioMessage(kAsioSupportsTimeInfo, 0, NULL, NULL) == 1;
-        d->latency_messages =
-            d->callbacks.asioMessage(kAsioSelectorSupported, kAsioLatenciesChanged, NULL,
-                                     NULL) == 1;
-    }
-    if (!d->time_info && !d->callbacks.bufferSwitch) {
-        /* Only bufferSwitchTimeInfo given, but the host did not say it
-         * supports time info: use it anyway rather than nothing. */
-        d->time_info = TRUE;
-    }
     r = ASE_OK;
 out:
     LeaveCriticalSection(&d->lock);
@@ -578,6 +590,16 @@ static ASIOError ASIO_METHOD driver_dispose_buffers(struct asiojack_driver *d)
         if (d->state == STATE_RUNNING)
             do_stop(d);
         do_dispose(d);
+        /* The server's configuration changed (channels, sample type, buffer
+         * mode) and it asked for a reset: the session it opened for us has
+         * the old settings.  Hosts that answer the reset by re-creating
+         * their buffers, without re-opening the driver, get a fresh session
+         * with the new settings here. */
+        if (InterlockedCompareExchange(&d->config_changed, 0, 0)) {
+            close_session(d);
+            if (!open_session(d))
+                r = ASE_HWMalfunction;
+        }
     }
     LeaveCriticalSection(&d->lock);
     return r;
@@ -625,18 +647,107 @@ static ASIOError ASIO_METHOD driver_stop(struct asiojack_driver *d)
 
 static ASIOError ASIO_METHOD driver_control_panel(struct asiojack_driver *d)
 {
-    ASIOError r = fail(d, ASE_NotPresent,
-                       "asiojack has no control panel: use `asiojack config` in a terminal");
-    return r;
+    struct asiojack_unix_panel_params p;
+    memset(&p, 0, sizeof(p));
+    /* The window is a Linux program started detached: nothing here waits
+     * for it, so the host's GUI thread is back at once. */
+    NTSTATUS st = asiojack_unix_call(ASIOJACK_UNIX_CONTROL_PANEL, &p);
+    if (st) {
+        const char *missing = asiojack_unix_missing();
+        return fail(d, ASE_NotPresent, "%s",
+                    missing ? missing : "controlPanel: the unix library failed");
+    }
+    p.error[sizeof(p.error) - 1] = 0;
+    if (p.status != ASIOJACK_PANEL_STARTED)
+        return fail(d, ASE_NotPresent, "%s", p.error);
+    return ASE_OK;
+}
+
+/* future(kAsioSetInputMonitor): the engine mixes the JACK input into the
+ * JACK output inside the cycle, whether the host streams or not. */
+static ASIOError set_input_monitor(struct asiojack_driver *d, const ASIOInputMonitor *m)
+{
+    struct asiojack_unix_monitor_params p;
+    if (!m)
+        return fail(d, ASE_InvalidParameter, "kAsioSetInputMonitor: no ASIOInputMonitor given");
+    if (d->state == STATE_LOADED)
+        return not_initialised(d);
+    uint32_t n_in = d->shm->n_inputs, n_out = d->shm->n_outputs;
+    if (m->input < -1 || (m->input >= 0 && (uint32_t)m->input >= n_in))
+        return fail(d, ASE_InvalidParameter, "input monitor: no input channel %ld (there are %u)",
+                    (long)m->input, (unsigned)n_in);
+    if (m->state != ASIOFalse && (m->output < 0 || (uint32_t)m->output >= n_out))
+        return fail(d, ASE_InvalidParameter,
+                    "input monitor: no output channel %ld (there are %u)", (long)m->output,
+                    (unsigned)n_out);
+    if (m->gain < 0)
+        return fail(d, ASE_InvalidParameter, "input monitor: gain %ld is negative",
+                    (long)m->gain);
+    memset(&p, 0, sizeof(p));
+    p.ctl.client = d->client;
+    p.input = m->input;
+    p.output = m->output;
+    p.gain = m->gain;
+    p.pan = m->pan;
+    p.on = m->state != ASIOFalse;
+    NTSTATUS st = socket_call(d, ASIOJACK_UNIX_SET_MONITOR, &p);
+    if (st)
+        return fail(d, ASE_HWMalfunction, "input monitor: unix call failed (status %#lx)",
+                    (unsigned long)st);
+    if (p.ctl.status) {
+        p.ctl.error[sizeof(p.ctl.error) - 1] = 0;
+        return fail(d, p.ctl.status == ASIOJACK_UNIX_REFUSED ? ASE_InvalidParameter
+                                                               : ASE_HWMalfunction,
+                    "input monitor: %s", p.ctl.error);
+    }
+    return ASE_SUCCESS;
+}
+
+/* future(kAsioTransport): JACK's transport is the device's transport. */
+static ASIOError transport(struct asiojack_driver *d, const ASIOTransportParameters *t)
+{
+    struct asiojack_unix_transport_params p;
+    if (!t)
+        return fail(d, ASE_InvalidParameter, "kAsioTransport: no ASIOTransportParameters given");
+    if (d->state == STATE_LOADED)
+        return not_initialised(d);
+    memset(&p, 0, sizeof(p));
+    switch (t->command) {
+    case kTransportStart: p.command = ASIOJACK_TRANSPORT_START; break;
+    case kTransportStop: p.command = ASIOJACK_TRANSPORT_STOP; break;
+    case kTransportLocate:
+        p.command = ASIOJACK_TRANSPORT_LOCATE;
+        p.frame = ((uint64_t)t->samplePosition.hi << 32) | t->samplePosition.lo;
+        break;
+    default:
+        return fail(d, ASE_InvalidParameter,
+                    "transport command %ld: JACK only starts, stops and locates",
+                    (long)t->command);
+    }
+    p.ctl.client = d->client;
+    NTSTATUS st = socket_call(d, ASIOJACK_UNIX_TRANSPORT, &p);
+    if (st)
+        return fail(d, ASE_HWMalfunction, "transport: unix call failed (status %#lx)",
+                    (unsigned long)st);
+    if (p.ctl.status) {
+        p.ctl.error[sizeof(p.ctl.error) - 1] = 0;
+        return fail(d, ASE_HWMalfunction, "transport: %s", p.ctl.error);
+    }
+    return ASE_SUCCESS;
 }
 
 static ASIOError ASIO_METHOD driver_future(struct asiojack_driver *d, LONG selector, void *opt)
 {
-    (void)opt;
     switch (selector) {
     case kAsioCanTimeInfo:
     case kAsioCanTimeCode:
+    case kAsioCanInputMonitor:
+    case kAsioCanTransport:
         return ASE_SUCCESS;
+    case kAsioSetInputMonitor:
+        return set_input_monitor(d, opt);
+    case kAsioTransport:
+        return transport(d, opt);
     case kAsioEnableTimeCodeRead:
         d->time_code = TRUE;
         return ASE_SUCCESS;
@@ -651,10 +762,13 @@ static ASIOError ASIO_METHOD driver_future(struct asiojack_driver *d, LONG selec
 
 static ASIOError ASIO_METHOD driver_output_ready(struct asiojack_driver *d)
 {
-    /* The engine waits for done_seq, which the callback thread posts when
-     * bufferSwitch returns: nothing to add, at any time. */
-    (void)d;
-    return ASE_OK;
+    /* The engine plays a cycle's outputs as soon as bufferSwitch returns,
+     * in the very cycle of its inputs: outputReady could not lower the
+     * latency.  ASE_NotPresent tells the host so, in every state, and
+     * keeps hosts from finishing their buffers after bufferSwitch returned
+     * (they would be too late). */
+    return fail(d, ASE_NotPresent,
+                "outputReady is not needed: asiojack plays the outputs when bufferSwitch returns");
 }
 
 /* ------------------------------------------------------------- construction */
@@ -695,6 +809,7 @@ HRESULT asiojack_driver_create(REFIID riid, void **out)
     d->refs = 1;
     d->state = STATE_LOADED;
     InitializeCriticalSection(&d->lock);
+    InitializeCriticalSection(&d->io_lock);
     asiojack_module_ref();
     HRESULT hr = driver_query_interface(d, riid, out);
     driver_release(d); /* the query's reference is the caller's */

@@ -85,16 +85,26 @@ struct asiojack_driver {
     LONG refs;
     /* Serialises the host's control calls; never taken on the audio path. */
     CRITICAL_SECTION lock;
+    /* Serialises requests on the server socket.  future() takes only this
+     * one: hosts call it from inside bufferSwitch while stop() may hold
+     * `lock` and wait for that very callback to return. */
+    CRITICAL_SECTION io_lock;
     enum asiojack_state state;
     uint64_t client;                   /* unix-side handle */
     const struct asiojack_shm *shm;    /* the segment, mapped by the unix side */
     char error[ASIO_ERROR_TEXT_LEN];
 
-    /* From createBuffers */
+    /* From createBuffers; the callback thread asks the host what it
+     * understands when it starts, so asioMessage is only ever called on
+     * that thread. */
     ASIOCallbacks callbacks;
     BOOL time_info;                    /* host wants bufferSwitchTimeInfo */
     BOOL latency_messages;             /* host understands kAsioLatenciesChanged */
+    BOOL size_messages;                /* host understands kAsioBufferSizeChange */
     BOOL time_code;                    /* future(kAsioEnableTimeCodeRead) */
+    volatile LONG jack_gone;           /* JACK went away under this session */
+    volatile LONG config_changed;      /* the server asked for a reset: re-open
+                                          the session at disposeBuffers */
     uint32_t frames;
     uint8_t in_active[ASIOJACK_MAX_CHANNELS];
     uint8_t out_active[ASIOJACK_MAX_CHANNELS];

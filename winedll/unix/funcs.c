@@ -19,6 +19,9 @@ const asiojack_unix_entry __wine_unix_call_funcs[] = {
     [ASIOJACK_UNIX_DONE] = asiojack_unix_done,
     [ASIOJACK_UNIX_SET_RT] = asiojack_unix_set_rt,
     [ASIOJACK_UNIX_POSITION] = asiojack_unix_position,
+    [ASIOJACK_UNIX_SET_MONITOR] = asiojack_unix_set_monitor,
+    [ASIOJACK_UNIX_TRANSPORT] = asiojack_unix_transport,
+    [ASIOJACK_UNIX_CONTROL_PANEL] = asiojack_unix_control_panel,
 };
 
 _Static_assert(sizeof(__wine_unix_call_funcs) / sizeof(__wine_unix_call_funcs[0]) ==

@@ -8,6 +8,8 @@
 
 #include "unix_private.h"
 
+_Static_assert(ASIOJACK_UNIX_REFUSED == ASIOJACK_CLIENT_REFUSED, "refusal status");
+
 static void copy_text(char *dst, size_t size, const char *src)
 {
     size_t n = strnlen(src, size - 1);
@@ -122,4 +124,23 @@ asiojack_ntstatus asiojack_unix_buffer(void *args)
                           : asiojack_client_out_buffer(c, p->half, p->channel);
     p->address = (uint64_t)(uintptr_t)b;
     return ASIOJACK_STATUS_SUCCESS;
+}
+
+asiojack_ntstatus asiojack_unix_set_monitor(void *args)
+{
+    struct asiojack_unix_monitor_params *p = args;
+    struct asiojack_client *c = asiojack_unix_client(p->ctl.client);
+    if (!c)
+        return ASIOJACK_STATUS_INVALID_PARAMETER;
+    return report(&p->ctl, c,
+                  asiojack_client_set_monitor(c, p->input, p->output, p->gain, p->pan, p->on));
+}
+
+asiojack_ntstatus asiojack_unix_transport(void *args)
+{
+    struct asiojack_unix_transport_params *p = args;
+    struct asiojack_client *c = asiojack_unix_client(p->ctl.client);
+    if (!c)
+        return ASIOJACK_STATUS_INVALID_PARAMETER;
+    return report(&p->ctl, c, asiojack_client_transport(c, p->command, p->frame));
 }

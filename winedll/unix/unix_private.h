@@ -30,6 +30,11 @@ asiojack_ntstatus asiojack_unix_dispose_buffers(void *args);
 asiojack_ntstatus asiojack_unix_start(void *args);
 asiojack_ntstatus asiojack_unix_stop(void *args);
 asiojack_ntstatus asiojack_unix_buffer(void *args);
+asiojack_ntstatus asiojack_unix_set_monitor(void *args);
+asiojack_ntstatus asiojack_unix_transport(void *args);
+
+/* panel.c: the settings window, started detached. */
+asiojack_ntstatus asiojack_unix_control_panel(void *args);
 
 /* cycle.c: the audio path, on the driver's callback thread. */
 asiojack_ntstatus asiojack_unix_wait(void *args);
