@@ -21,6 +21,7 @@
 
 #include "convert.h"
 #include "futex.h"
+#include "shm.h"
 
 void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
                           uintptr_t jack_client)
@@ -49,9 +50,44 @@ int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
     return 0;
 }
 
+/* Worst latency behind our inputs (capture) or in front of our outputs
+ * (playback), as JACK has just recomputed it. */
+static uint32_t worst_latency(jack_port_t *const *ports, uint32_t n,
+                              jack_latency_callback_mode_t mode)
+{
+    uint32_t worst = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        jack_latency_range_t range = {0, 0};
+        if (!ports[i])
+            continue;
+        jack_port_get_latency_range(ports[i], mode, &range);
+        if (range.max > worst)
+            worst = range.max;
+    }
+    return worst;
+}
+
+/*
+ * JACK's latency callback (notification thread, not the process thread).
+ * The graph-order callback comes before JACK has recomputed latencies, so
+ * this is the one place where they are known to be current.
+ */
+static void latency_changed(jack_latency_callback_mode_t mode, void *arg)
+{
+    struct asiojack_engine *e = arg;
+    struct asiojack_shm *s = e->shm;
+    uint32_t *field = mode == JackCaptureLatency ? &s->input_latency : &s->output_latency;
+    uint32_t value = mode == JackCaptureLatency ?
+        worst_latency(e->in_ports, e->n_inputs, mode) :
+        worst_latency(e->out_ports, e->n_outputs, mode);
+    if (__atomic_exchange_n(field, value, __ATOMIC_ACQ_REL) != value)
+        asiojack_shm_raise_event(s, ASIOJACK_EVENT_LATENCY);
+}
+
 int asiojack_engine_install(struct asiojack_engine *e)
 {
-    return jack_set_process_callback(e->client, asiojack_engine_process, e);
+    int r = jack_set_latency_callback(e->client, latency_changed, e);
+    return r ? r : jack_set_process_callback(e->client, asiojack_engine_process, e);
 }
 
 /* Silence outputs that someone listens to; an unconnected port's buffer is

@@ -38,8 +38,9 @@ void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
 int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
                              uint32_t channel, uintptr_t jack_port);
 
-/* Install asiojack_engine_process as the client's process callback.
- * Must be called before jack_activate(); returns JACK's result. */
+/* Install asiojack_engine_process as the client's process callback, and a
+ * latency callback that keeps the segment's latencies current.  Must be
+ * called before jack_activate(); returns JACK's result. */
 int asiojack_engine_install(struct asiojack_engine *e);
 
 /* The JACK process callback. */

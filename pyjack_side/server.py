@@ -29,12 +29,20 @@ from pyjack_side.config import RESET_KEYS, Config, ConfigError
 from pyjack_side.config import load as load_config
 from pyjack_side.paths import ensure_private_dir, socket_path
 from pyjack_side.protocol import ProtocolError, decode, error, new, pack, read_message, text
-from pyjack_side.session import Session, SessionError, client_name_for
+from pyjack_side.session import (
+    Session,
+    SessionError,
+    alive,
+    client_name_for,
+    remove_stale_segments,
+)
 
 log = logging.getLogger(__name__)
 
 #: how often the server looks for peers that vanished without closing
 PEER_POLL_SECONDS = 0.2
+#: how long stopping may wait for sessions to close
+SHUTDOWN_TIMEOUT = 5.0
 
 
 def _peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
@@ -42,16 +50,6 @@ def _peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     pid, uid, gid = struct.unpack("3i", raw)
     return pid, uid, gid
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Connection:
@@ -297,7 +295,7 @@ class Server:
             await asyncio.sleep(PEER_POLL_SECONDS)
             self._reload_config()
             for conn in list(self.connections):
-                if not _pid_alive(conn.pid):
+                if not alive(conn.pid):
                     log.info("pid %d is gone: closing its session", conn.pid)
                     await conn.close()
             if self.connections:
@@ -333,6 +331,8 @@ class Server:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
         log.info("asiojack %s serving on %s", __version__, self.path)
+        for name in remove_stale_segments():
+            log.info("removed /dev/shm/%s, left by a server that died", name)
         if ready:
             ready()
         watcher = asyncio.create_task(self._watch_peers())
@@ -341,11 +341,17 @@ class Server:
         finally:
             watcher.cancel()
             server.close()
-            for conn in list(self.connections):
-                await conn.close()
+            closing = [conn.close() for conn in list(self.connections)]
+            if closing:
+                # A wedged JACK must not keep the server from exiting.
+                _, late = await asyncio.wait([asyncio.ensure_future(c) for c in closing],
+                                             timeout=SHUTDOWN_TIMEOUT)
+                if late:
+                    log.warning("%d sessions did not close in %.0f s", len(late),
+                                SHUTDOWN_TIMEOUT)
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
-            self.jack_worker.shutdown()
+            self.jack_worker.shutdown(wait=False, cancel_futures=True)
 
 
 def serve(config: Config, idle_timeout: float = 0.0, config_file: Path | None = None) -> None:

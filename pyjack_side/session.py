@@ -13,6 +13,7 @@ import os
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jack
@@ -45,6 +46,35 @@ def client_name_for(exe_name: str) -> str:
         base = base[:-4]
     base = re.sub(r"[^A-Za-z0-9_.+ -]", "", base).strip().lower()
     return base or "asio"
+
+
+def remove_stale_segments() -> list[str]:
+    """Unlink segments of this user's servers that died without cleaning up."""
+    removed = []
+    for path in Path("/dev/shm").glob(f"asiojack-{os.getuid()}-*-*"):
+        try:
+            pid = int(path.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if pid == os.getpid() or alive(pid):
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path.name)
+    return removed
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _jack_address(obj: Any) -> int:
@@ -89,9 +119,9 @@ class Session:
             self._register_ports(n_inputs, n_outputs)
             self._install_engine()
             self.client.activate()
-            self._update_latency()
             if self.config.autoconnect:
                 self._autoconnect()
+            self._settle_latency()
         except BaseException:
             self.close()
             raise
@@ -122,7 +152,14 @@ class Session:
             raise SessionError(lib.ASIOJACK_ERR_INVALID,
                                f"{n_inputs} inputs / {n_outputs} outputs is out of range "
                                f"(at most {lib.ASIOJACK_MAX_CHANNELS} each)")
-        fd = _posixshmem.shm_open(self.shm_name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
+        flags = os.O_CREAT | os.O_EXCL | os.O_RDWR
+        try:
+            fd = _posixshmem.shm_open(self.shm_name, flags, mode=0o600)
+        except FileExistsError:
+            # Our pid is in the name: this one is a dead server's, whose pid
+            # the kernel has given to us.
+            _posixshmem.shm_unlink(self.shm_name)
+            fd = _posixshmem.shm_open(self.shm_name, flags, mode=0o600)
         try:
             os.ftruncate(fd, size)
             self._map = mmap.mmap(fd, size)
@@ -195,6 +232,26 @@ class Session:
         for src, dst in zip(self.outports, playbacks, strict=False):
             self.client.connect(src, dst)
 
+    def _settle_latency(self) -> None:
+        """Latencies as JACK will compute them for the connections just made.
+
+        The engine's latency callback keeps them current, but it runs a
+        little after the connections: a host that asks at once (at init)
+        must not read 0.  Our input's capture latency is the worst of the
+        ports feeding it, our output's playback latency the worst of those
+        it feeds.
+        """
+        client = self.client
+        assert client is not None
+
+        def worst(ports: list[jack.OwnPort], capture: int) -> int:
+            values = [lib.asiojack_port_latency_max(_jack_address(peer), capture)
+                      for port in ports for peer in client.get_all_connections(port)]
+            return max(values, default=0)
+
+        self.shm.input_latency = max(int(self.shm.input_latency), worst(self.inports, 1))
+        self.shm.output_latency = max(int(self.shm.output_latency), worst(self.outports, 0))
+
     # --------------------------------------------------- JACK notifications
     # These run on JACK's notification thread: they only touch plain words
     # of the segment and hand the rest to the server through on_event.
@@ -223,13 +280,9 @@ class Session:
         self._raise(lib.ASIOJACK_EVENT_SAMPLE_RATE, samplerate)
 
     def _graph_changed(self) -> None:
-        if self.shm is None:
-            return
+        # Latencies are the engine's latency callback's business: JACK has
+        # not recomputed them yet when the graph order changes.
         self.refresh_names()
-        before = (self.shm.input_latency, self.shm.output_latency)
-        self._update_latency()
-        if before != (self.shm.input_latency, self.shm.output_latency):
-            self._raise(lib.ASIOJACK_EVENT_LATENCY, 0)
 
     def _xrun(self, delay_usecs: float) -> None:
         # JACK's, not ours: reported beside the engine's misses, never an error.
@@ -241,13 +294,6 @@ class Session:
             self.shm.running = 0
         log.warning("JACK shut down session %s: %s", self.session_id, reason)
         self._raise(lib.ASIOJACK_EVENT_JACK_GONE, 0)
-
-    def _update_latency(self) -> None:
-        """Worst JACK latency behind our inputs and in front of our outputs."""
-        ins = [lib.asiojack_port_latency_max(_jack_address(p), 1) for p in self.inports]
-        outs = [lib.asiojack_port_latency_max(_jack_address(p), 0) for p in self.outports]
-        self.shm.input_latency = max(ins, default=0)
-        self.shm.output_latency = max(outs, default=0)
 
     # ------------------------------------------------------------- requests
     def apply_config(self, config: Config) -> None:
@@ -263,7 +309,7 @@ class Session:
         power of two in range becomes JACK's period.  Blocks while JACK
         changes its period, so it runs on the server's JACK thread.
         """
-        self._require_alive()
+        self._requirealive()
         if self.running:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "createBuffers while running")
         n_in, n_out = int(self.shm.n_inputs), int(self.shm.n_outputs)
@@ -308,7 +354,7 @@ class Session:
 
     def set_monitor(self, channel: int, output: int, gain: int, on: bool) -> None:
         """Route input ``channel`` (-1: all) to ``output`` at ASIO ``gain``, or stop it."""
-        self._require_alive()
+        self._requirealive()
         n_in, n_out = int(self.shm.n_inputs), int(self.shm.n_outputs)
         if not -1 <= channel < n_in:
             raise SessionError(lib.ASIOJACK_ERR_INVALID,
@@ -328,7 +374,7 @@ class Session:
 
     def transport(self, command: int, frame: int) -> None:
         """Start, stop or locate JACK transport for the host."""
-        self._require_alive()
+        self._requirealive()
         assert self.client is not None
         if command == lib.ASIOJACK_TRANSPORT_START:
             self.client.transport_start()
@@ -356,7 +402,7 @@ class Session:
 
     def start(self) -> None:
         """Let the engine publish cycles to the host."""
-        self._require_alive()
+        self._requirealive()
         if not self.buffers_created:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "start before createBuffers")
         self.shm.running = 1
@@ -368,7 +414,7 @@ class Session:
             self.shm.running = 0
         self.running = False
 
-    def _require_alive(self) -> None:
+    def _requirealive(self) -> None:
         if self.jack_gone or self.client is None:
             raise SessionError(lib.ASIOJACK_ERR_JACK, "JACK server is gone")
 
@@ -387,12 +433,13 @@ class Session:
         """Deactivate and close the JACK client, unmap and unlink the segment."""
         self.stop()
         client, self.client = self.client, None
-        if client is not None:
+        if client is not None and not self.jack_gone:
+            # After deactivate returns the process callback can no longer
+            # run, so the segment may go.  A client whose server died is
+            # left alone: libjack can block closing it, and the engine no
+            # longer runs anyway.
             try:
-                if not self.jack_gone:
-                    # After deactivate returns the process callback can no
-                    # longer run, so the segment may go.
-                    client.deactivate(ignore_errors=True)
+                client.deactivate(ignore_errors=True)
                 client.close(ignore_errors=True)
             except jack.JackError as err:  # pragma: no cover - JACK died under us
                 log.warning("closing JACK client: %s", err)

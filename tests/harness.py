@@ -53,25 +53,57 @@ class Jackd:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                # A clean exit unregisters the server name; a killed jackd
+                # leaves its slot in JACK's registry taken (see below).
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        _names_in_use.discard(self.name)
+
+
+# jackd2's shared registry has 8 server slots, and the slot of a jackd that
+# died uncleanly is only reclaimed by a server of the same name.  So the
+# tests draw names from a small pool instead of making up new ones: a
+# crashed test's slot is taken back by the next server of that name.
+SERVER_NAMES = [f"asiojack-test-{i}" for i in range(6)]
+_names_in_use: set[str] = set()
 
 
 def start_jackd(tmp: Path, frames: int, rate: int = 48000, realtime: bool = False,
                 name: str | None = None) -> Jackd:
     """Start ``jackd -d dummy`` under a private name and wait until it answers."""
-    name = name or f"ajtest-{os.getpid()}-{next(_names)}"
+    if name is not None:
+        return _start_jackd(tmp, frames, rate, realtime, name)
+    for candidate in SERVER_NAMES:
+        if candidate in _names_in_use:
+            continue
+        try:
+            return _start_jackd(tmp, frames, rate, realtime, candidate)
+        except NameTaken:
+            continue  # another test run owns it
+    raise AssertionError(f"all of {SERVER_NAMES} are in use")
+
+
+class NameTaken(Exception):
+    """jackd refused the name: a live server has it."""
+
+
+def _start_jackd(tmp: Path, frames: int, rate: int, realtime: bool, name: str) -> Jackd:
     log = tmp / f"{name}-{next(_names)}.log"
     cmd = ["jackd", "-R" if realtime else "--no-realtime", "-n", name, "-d", "dummy",
            "-r", str(rate), "-p", str(frames), "-C", "2", "-P", "2"]
     proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     server = Jackd(name, frames, rate, proc, log)
+    _names_in_use.add(name)
 
     def answers() -> bool:
         if proc.poll() is not None:
-            raise AssertionError(f"jackd exited: {log.read_text()}")
+            _names_in_use.discard(name)
+            text = log.read_text()
+            if "server already active" in text:
+                raise NameTaken(name)
+            raise AssertionError(f"jackd exited: {text}")
         try:
             c = server.client("probe")
         except jack.JackError:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import stat
 import time
@@ -192,3 +193,19 @@ def test_jack_client_name_is_unique_even_against_foreign_clients(
         assert peer.finish()["returncode"] == 0
     finally:
         squatter.close()
+
+
+def test_segments_of_dead_servers_are_swept(jackd256: Jackd, tmp_path: Path) -> None:
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = Path("/dev/shm") / f"asiojack-{os.getuid()}-{dead.pid}-1"
+    stale.write_bytes(b"left by a crash")
+    server = start_server(tmp_path, jackd256)
+    try:
+        assert not stale.exists()
+        assert f"removed /dev/shm/{stale.name}" in server.log_text()
+    finally:
+        server.stop()
+        stale.unlink(missing_ok=True)
