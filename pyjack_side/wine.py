@@ -21,6 +21,9 @@ from pathlib import Path
 
 DLL = "asiojack.dll"
 SO = "asiojack.so"
+#: the driver's files, by Wine's directory names for them
+DRIVER_FILES = (("x86_64-windows", DLL), ("x86_64-unix", SO),
+                ("i386-windows", DLL), ("i386-unix", SO))
 #: registry key a host enumerates ASIO drivers under
 ASIO_KEY = r"Software\\ASIO\\asiojack"
 
@@ -139,16 +142,38 @@ def register(prefix: Path, system: bool = False, source: Path | None = None) -> 
                         f"(WINEPREFIX={prefix} wineboot --init)")
     dll_dir = wine_lib_dir() if system else user_driver_dir()
     steps = []
-    for sub, name in (("x86_64-windows", DLL), ("x86_64-unix", SO)):
+    for sub, name in DRIVER_FILES:
+        if sub.startswith("i386") and not (source / sub / name).exists():
+            continue  # built without i686 MinGW: 64-bit programs only
         _copy(source / sub / name, dll_dir / sub / name)
         steps.append(f"installed {dll_dir / sub / name}")
     _copy(source / "x86_64-windows" / DLL, _system32(prefix) / DLL)
     steps.append(f"installed {_system32(prefix) / DLL}")
-    _run_wine(prefix, None if system else dll_dir, "regsvr32", "/s", DLL)
+    wine_dir = None if system else dll_dir
+    _run_wine(prefix, wine_dir, "regsvr32", "/s", DLL)
     if not is_registered(prefix):
         raise WineError("regsvr32 ran but left no HKLM\\Software\\ASIO\\asiojack")
     steps.append(f"registered {DLL} in {prefix} (HKLM\\Software\\ASIO\\asiojack)")
+    steps += _register_32bit(prefix, source, wine_dir)
     return Registration(prefix, dll_dir, system, steps)
+
+
+def _register_32bit(prefix: Path, source: Path, wine_dir: Path | None) -> list[str]:
+    """Register the 32-bit driver for 32-bit programs, where Wine can run them."""
+    syswow64 = prefix / "drive_c" / "windows" / "syswow64"
+    if not (source / "i386-windows" / DLL).exists() or not syswow64.is_dir():
+        return []
+    _copy(source / "i386-windows" / DLL, syswow64 / DLL)
+    steps = [f"installed {syswow64 / DLL}"]
+    try:
+        _run_wine(prefix, wine_dir, "C:\\windows\\syswow64\\regsvr32.exe", "/s", DLL)
+    except WineError as err:
+        steps.append(f"32-bit programs: not registered, this Wine cannot run 32-bit code "
+                     f"(install wine32): {err}")
+    else:
+        steps.append(f"registered the 32-bit {DLL} for 32-bit programs")
+    return steps
+
 
 
 def unregister(prefix: Path, system: bool = False) -> list[str]:
@@ -158,12 +183,12 @@ def unregister(prefix: Path, system: bool = False) -> list[str]:
     if is_registered(prefix) and (dll_dir / "x86_64-windows" / DLL).exists():
         _run_wine(prefix, None if system else dll_dir, "regsvr32", "/s", "/u", DLL)
         steps.append(f"unregistered {DLL} from {prefix}")
-    for path in (_system32(prefix) / DLL,):
+    for path in (_system32(prefix) / DLL, prefix / "drive_c" / "windows" / "syswow64" / DLL):
         if path.exists():
             path.unlink()
             steps.append(f"removed {path}")
     if system:
-        for sub, name in (("x86_64-windows", DLL), ("x86_64-unix", SO)):
+        for sub, name in DRIVER_FILES:
             if (dll_dir / sub / name).exists():
                 (dll_dir / sub / name).unlink()
                 steps.append(f"removed {dll_dir / sub / name}")
