@@ -191,8 +191,9 @@ class Connection:
                                    on_event)
         self.session = session
         self.server.sessions[session.session_id] = session
-        log.info("pid %d: session %d is JACK client '%s' (%d in, %d out)", self.pid,
-                 session.session_id, session.client.name if session.client else "?", n_in, n_out)
+        log.info("pid %d: session %d is JACK client '%s' (%d in, %d out, JACK RT priority %d)",
+                 self.pid, session.session_id, session.client.name if session.client else "?",
+                 n_in, n_out, session.jack_rt_priority)
         size = session.shm_size
         self.send(pack(lib.ASIOJACK_MSG_OPENED,
                        new("struct asiojack_msg_opened", session_id=session.session_id,

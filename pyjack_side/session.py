@@ -418,6 +418,11 @@ class Session:
         if self.jack_gone or self.client is None:
             raise SessionError(lib.ASIOJACK_ERR_JACK, "JACK server is gone")
 
+    @property
+    def jack_rt_priority(self) -> int:
+        """SCHED_FIFO priority of this session's JACK thread, -1 if not real-time."""
+        return int(self.shm.jack_rt_priority) if self.shm is not None else -1
+
     def counters(self) -> dict[str, int]:
         """Engine counters, for status and tests."""
         if self.shm is None:

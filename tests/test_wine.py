@@ -306,3 +306,29 @@ def test_unregister_then_register_again(prefix: WinePrefix, server: AsiojackServ
     assert "registered asiojack.dll" in r.stdout and "WINEDLLPATH=" in r.stdout
     out = prefix.host("list", env=host_env(prefix, server))
     assert "asiojack" in [d["name"] for d in out.devices() if d.get("asio")]
+
+
+def test_callback_thread_runs_just_below_jacks_realtime_thread(prefix: WinePrefix,
+                                                              tmp_path: Path) -> None:
+    import json
+
+    if os.geteuid() != 0 and not os.environ.get("CI"):
+        pytest.skip("SCHED_FIFO needs root or an rtprio limit")
+    jackd = start_jackd(tmp_path, 256, realtime=True)
+    server = start_server(tmp_path, jackd, CONFIG)
+    try:
+        out = prefix.host("stream", "--device", "asiojack", "--seconds", "0.5",
+                          env=host_env(prefix, server))
+        assert out.result.get("result") == "ok", out
+        wait_for(lambda: "closing session" in server.log_text(), 5, "the session to close")
+    finally:
+        server.stop()
+        jackd.stop()
+    counters = [json.loads(line.split("closing session ", 1)[1].split(" ", 1)[1])
+                for line in server.log_text().splitlines() if "closing session" in line]
+    streamed = [c for c in counters if c["cycles"] > 0]
+    assert streamed, counters
+    jack_prio = int(re.search(r"JACK RT priority (\d+)", server.log_text()).group(1))
+    assert jack_prio > 1
+    assert streamed[-1]["peer_rt_priority"] == jack_prio - 1, (streamed, jack_prio)
+    assert streamed[-1]["peer_rt_errno"] == 0
