@@ -381,7 +381,7 @@ class Session:
         elif command == lib.ASIOJACK_TRANSPORT_STOP:
             self.client.transport_stop()
         elif command == lib.ASIOJACK_TRANSPORT_LOCATE:
-            self.client.transport_locate(frame)
+            self.client.transport_frame = frame
         else:
             raise SessionError(lib.ASIOJACK_ERR_INVALID, f"unknown transport command {command}")
 
