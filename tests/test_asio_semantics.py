@@ -227,7 +227,7 @@ def test_jack_transport_reaches_the_host_as_time_code(
                             5, "valid time code")
         assert not stopped["tc_flags"] & TC_RUNNING, stopped
         # jack_transport locate / start from outside: the host sees it
-        c.transport_locate(480000)
+        c.transport_frame = 480000
         host.wait(lambda e: e.get("event") == "tick" and e["tc_samples"] == 480000, 5,
                   "the located position")
         n = len(host.snapshot())
