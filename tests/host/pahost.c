@@ -18,6 +18,8 @@
 #include <windows.h>
 #include <tlhelp32.h>
 
+#include "jsonline.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,54 +110,6 @@ static struct {
 } pa;
 
 /* --- output ------------------------------------------------------------- */
-
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
-/* Print a line; fmt is the JSON body after the opening brace, with %S for a
- * string to escape and the usual %d/%ld/%lu/%g/%s for the rest. */
-static void emit(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    putchar('{');
-    for (const char *p = fmt; *p; p++) {
-        if (*p != '%') {
-            putchar(*p);
-            continue;
-        }
-        p++;
-        switch (*p) {
-        case 'S': json_string(va_arg(ap, const char *)); break;
-        case 's': fputs(va_arg(ap, const char *), stdout); break;
-        case 'd': printf("%d", va_arg(ap, int)); break;
-        case 'g': printf("%.9g", va_arg(ap, double)); break;
-        case 'l':
-            p++;
-            if (*p == 'u')
-                printf("%lu", va_arg(ap, unsigned long));
-            else
-                printf("%ld", va_arg(ap, long));
-            break;
-        default: putchar(*p); break;
-        }
-    }
-    va_end(ap);
-    puts("}");
-    fflush(stdout);
-}
 
 static void finish(int code)
 {

@@ -36,41 +36,8 @@
 #include <string.h>
 
 #include "../../winedll/asio.h"
-
-static const GUID clsid_asiojack = {
-    0x214671f4, 0x47f6, 0x4a5b, {0xb9, 0x21, 0x2b, 0x3e, 0x3c, 0x5b, 0x5f, 0x59}};
-
-/* The host's own view of the interface, as in asiocheck.c. */
-typedef struct iasio iasio;
-struct iasio_methods {
-    HRESULT(STDMETHODCALLTYPE *QueryInterface)(iasio *, REFIID, void **);
-    ULONG(STDMETHODCALLTYPE *AddRef)(iasio *);
-    ULONG(STDMETHODCALLTYPE *Release)(iasio *);
-    ASIOBool (*init)(iasio *, void *);
-    void (*getDriverName)(iasio *, char *);
-    LONG (*getDriverVersion)(iasio *);
-    void (*getErrorMessage)(iasio *, char *);
-    ASIOError (*start)(iasio *);
-    ASIOError (*stop)(iasio *);
-    ASIOError (*getChannels)(iasio *, LONG *, LONG *);
-    ASIOError (*getLatencies)(iasio *, LONG *, LONG *);
-    ASIOError (*getBufferSize)(iasio *, LONG *, LONG *, LONG *, LONG *);
-    ASIOError (*canSampleRate)(iasio *, double);
-    ASIOError (*getSampleRate)(iasio *, double *);
-    ASIOError (*setSampleRate)(iasio *, double);
-    ASIOError (*getClockSources)(iasio *, ASIOClockSource *, LONG *);
-    ASIOError (*setClockSource)(iasio *, LONG);
-    ASIOError (*getSamplePosition)(iasio *, ASIOSamples *, ASIOTimeStamp *);
-    ASIOError (*getChannelInfo)(iasio *, ASIOChannelInfo *);
-    ASIOError (*createBuffers)(iasio *, ASIOBufferInfo *, LONG, LONG, ASIOCallbacks *);
-    ASIOError (*disposeBuffers)(iasio *);
-    ASIOError (*controlPanel)(iasio *);
-    ASIOError (*future)(iasio *, LONG, void *);
-    ASIOError (*outputReady)(iasio *);
-};
-struct iasio {
-    const struct iasio_methods *m;
-};
+#include "iasio_host.h"
+#include "jsonline.h"
 
 #define MAX_CHANNELS 32
 
@@ -90,59 +57,6 @@ static DWORD main_thread;
 static int failures;
 
 /* --- output ------------------------------------------------------------- */
-
-static CRITICAL_SECTION out_lock;
-
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
-/* One JSON line: fmt is the body after the brace; %S is an escaped string,
- * %s raw, %d int, %ld long, %lu unsigned long, %I unsigned 64-bit, %g double. */
-static void emit(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    EnterCriticalSection(&out_lock);
-    putchar('{');
-    for (const char *p = fmt; *p; p++) {
-        if (*p != '%') {
-            putchar(*p);
-            continue;
-        }
-        p++;
-        switch (*p) {
-        case 'S': json_string(va_arg(ap, const char *)); break;
-        case 's': fputs(va_arg(ap, const char *), stdout); break;
-        case 'd': printf("%d", va_arg(ap, int)); break;
-        case 'g': printf("%.17g", va_arg(ap, double)); break;
-        case 'I': printf("%llu", (unsigned long long)va_arg(ap, unsigned long long)); break;
-        case 'l':
-            p++;
-            if (*p == 'u')
-                printf("%lu", va_arg(ap, unsigned long));
-            else
-                printf("%ld", va_arg(ap, long));
-            break;
-        default: putchar(*p); break;
-        }
-    }
-    va_end(ap);
-    puts("}");
-    fflush(stdout);
-    LeaveCriticalSection(&out_lock);
-}
 
 static void finish(const char *why)
 {
@@ -610,7 +524,6 @@ static int parse(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    InitializeCriticalSection(&out_lock);
     main_thread = GetCurrentThreadId();
     if (parse(argc, argv) < 0) {
         failures++;
