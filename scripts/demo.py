@@ -114,10 +114,7 @@ def stream(home: Path, runtime: Path, config: Path, seconds: float) -> int:
             break
     probe = LoopProbe(jack.Client("asiojack-demo"))
     try:
-        probe.client.connect(probe.send, "pahost:in_1")
-        probe.client.connect("pahost:out_1", probe.recv)
-        time.sleep(0.3)
-        analysis = probe.record(max(0.5, seconds - 1.5))
+        analysis = probe.through("pahost:in_1", "pahost:out_1", max(0.5, seconds - 1.5))
     finally:
         probe.close()
     out, err = host.communicate(timeout=60)

@@ -35,6 +35,13 @@ def jackd256(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jackd]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def jackd64(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jackd]:
+    server = start_jackd(tmp_path_factory.mktemp("jackd64"), 64)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def asiojack(jackd256: Jackd, tmp_path: Path) -> Iterator[AsiojackServer]:
     server = start_server(tmp_path, jackd256)

@@ -75,6 +75,13 @@ class LoopProbe:
             self.times[self.count] = t
             self.count += 1
 
+    def through(self, into: str, back: str, seconds: float, settle: float = 0.3) -> Analysis:
+        """Send into port ``into``, listen on port ``back``, record ``seconds``."""
+        self.client.connect(self.send, into)
+        self.client.connect(back, self.recv)
+        time.sleep(settle)  # let the new connections take effect
+        return self.record(seconds)
+
     def record(self, seconds: float) -> Analysis:
         """Record for ``seconds`` and analyse what came back."""
         self.count = 0

@@ -473,10 +473,7 @@ def test_jack_gone_then_back(prefix: WinePrefix, hosts: dict[str, Path], own_jac
         # the new session streams bit-exact
         probe = LoopProbe(again.client("probe"))
         try:
-            probe.client.connect(probe.send, "resethost:in_1")
-            probe.client.connect("resethost:out_1", probe.recv)
-            time.sleep(0.3)
-            analysis = probe.record(1.0)
+            analysis = probe.through("resethost:in_1", "resethost:out_1", 1.0)
         finally:
             probe.close()
         assert analysis.audible > 0.8 * analysis.blocks and analysis.not_exact == 0, analysis

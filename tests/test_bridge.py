@@ -15,7 +15,6 @@ from conftest import (
     AsiojackServer,
     Jackd,
     Segment,
-    start_jackd,
     start_peer,
     start_server,
     wait_for,
@@ -28,13 +27,6 @@ def wire(probe: LoopProbe, client_name: str, channel: int = 1) -> None:
     c = probe.client
     c.connect(probe.send, f"{client_name}:in_{channel}")
     c.connect(f"{client_name}:out_{channel}", probe.recv)
-
-
-@pytest.fixture(scope="module")
-def jackd64(tmp_path_factory: pytest.TempPathFactory):
-    server = start_jackd(tmp_path_factory.mktemp("jackd64"), 64)
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("frames", [64, 256])

@@ -186,10 +186,7 @@ def test_128_channels_each_way(jackd256: Jackd, peer_bin: Path, tmp_path: Path) 
             watcher.close()
         probe = LoopProbe(jackd256.client("probe"))
         try:
-            probe.client.connect(probe.send, f"{peer.client_name}:in_128")
-            probe.client.connect(f"{peer.client_name}:out_128", probe.recv)
-            time.sleep(0.3)
-            result = probe.record(1.0)
+            result = probe.through(f"{peer.client_name}:in_128", f"{peer.client_name}:out_128", 1.0)
         finally:
             probe.close()
         assert peer.finish()["returncode"] == 0

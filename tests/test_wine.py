@@ -30,13 +30,6 @@ def prefix(tmp_path_factory: pytest.TempPathFactory) -> WinePrefix:
     return make_prefix(tmp_path_factory.mktemp("wine"))
 
 
-@pytest.fixture(scope="module")
-def jackd64(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jackd]:
-    server = start_jackd(tmp_path_factory.mktemp("jackd64"), 64)
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def server(jackd256: Jackd, tmp_path: Path) -> Iterator[AsiojackServer]:
     s = start_server(tmp_path, jackd256, CONFIG)
@@ -123,10 +116,7 @@ def test_signal_through_the_host_is_bit_exact(prefix: WinePrefix, server: Asioja
     host = start_streaming_host(prefix, server, seconds=5)
     probe = LoopProbe(jackd256.client("probe"))
     try:
-        probe.client.connect(probe.send, "pahost:in_2")
-        probe.client.connect("pahost:out_2", probe.recv)
-        time.sleep(0.3)
-        result = probe.record(2.0)
+        result = probe.through("pahost:in_2", "pahost:out_2", 2.0)
     finally:
         probe.close()
     assert finish(host).get("result") == "ok"
