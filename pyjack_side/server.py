@@ -87,10 +87,6 @@ class Connection:
                     return
                 try:
                     keep_going = await self.handle(msg_type, payload)
-                except ProtocolError as err:
-                    log.warning("pid %d: malformed message: %s", self.pid, err)
-                    self.send(error(lib.ASIOJACK_ERR_MALFORMED, f"malformed message: {err}"))
-                    return
                 except SessionError as err:
                     self.send(error(err.code, str(err)))
                     keep_going = True
@@ -101,6 +97,7 @@ class Connection:
                 if not keep_going:
                     return
         except ProtocolError as err:
+            # Framing or content: either way the stream can't be trusted.
             log.warning("pid %d: malformed message: %s", self.pid, err)
             self.send(error(lib.ASIOJACK_ERR_MALFORMED, f"malformed message: {err}"))
         finally:
