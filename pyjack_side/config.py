@@ -10,6 +10,7 @@ Example ``~/.config/asiojack/config.toml``::
     inputs = 8
     outputs = 8
     autoconnect = true
+    restore_routes = true  # a program gets back the connections it had
     deadline = 0.75        # share of the JACK period the ASIO host may use
     sample_type = "float32"
     idle_timeout = 30      # seconds an auto-started server lingers unused
@@ -46,7 +47,9 @@ class Config:
     outputs: int = 16
     """JACK output ports (ASIO output channels) per session."""
     autoconnect: bool = True
-    """Connect new sessions to the physical ports."""
+    """Connect a program seen for the first time to the physical ports."""
+    restore_routes: bool = True
+    """Save each program's JACK connections and restore them when it opens again."""
     deadline: float = 0.75
     """Share of the JACK period the ASIO host gets before the engine plays silence."""
     sample_type: str = "float32"
@@ -72,7 +75,7 @@ def _check(key: str, value: Any, source: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CHANNELS:
             raise bad(f"a whole number from 0 to {MAX_CHANNELS}")
         return value
-    if key == "autoconnect":
+    if key in ("autoconnect", "restore_routes"):
         if not isinstance(value, bool):
             raise bad("true or false")
         return value

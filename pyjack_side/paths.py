@@ -46,3 +46,12 @@ def config_path() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "asiojack" / "config.toml"
+
+
+def routes_path() -> Path:
+    """Where each program's JACK connections are kept between runs."""
+    explicit = os.environ.get("ASIOJACK_STATE_DIR")
+    if explicit:
+        return Path(explicit) / "routes.json"
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "asiojack" / "routes.json"

@@ -18,8 +18,10 @@ from typing import Any
 
 import jack
 
+from pyjack_side import routes
 from pyjack_side.abi import ffi, lib
 from pyjack_side.config import Config
+from pyjack_side.paths import routes_path
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,7 @@ class Session:
         self.buffers_created = False
         self.running = False
         self.jack_gone = False
+        self.opened = False       # fully set up: only then are routes worth saving
         self.xruns = 0
         self.on_event: Callable[[int, int], None] | None = None
         # A buffer size this session asked JACK for: its own change is no
@@ -119,9 +122,9 @@ class Session:
             self._register_ports(n_inputs, n_outputs)
             self._install_engine()
             self.client.activate()
-            if self.config.autoconnect:
-                self._autoconnect()
+            self._connect()
             self._settle_latency()
+            self.opened = True
         except BaseException:
             self.close()
             raise
@@ -221,6 +224,43 @@ class Session:
         self.client.set_shutdown_callback(self._jack_shutdown)
         self.client.set_graph_order_callback(self._graph_changed)
         self.client.set_xrun_callback(self._xrun)
+
+    def _connect(self) -> None:
+        """Restore the program's saved routes, or auto-connect a newcomer."""
+        assert self.client is not None
+        saved = routes.load(routes_path(), self.client.name) if self.config.restore_routes \
+            else None
+        if saved is None:
+            if self.config.autoconnect:
+                self._autoconnect()
+            return
+        own = {port.shortname: port for port in self.inports + self.outports}
+        for short, peers in saved.items():
+            port = own.get(short)
+            if port is None:
+                continue  # the program has fewer channels now
+            for peer in peers:
+                try:
+                    if port.is_input:
+                        self.client.connect(peer, port)
+                    else:
+                        self.client.connect(port, peer)
+                except jack.JackError:
+                    # That device or program is not there today.
+                    log.info("saved route %s:%s - %s not restored", self.client.name, short, peer)
+
+    def _save_routes(self) -> None:
+        """Remember this program's connections for its next run."""
+        if not self.opened or self.client is None or self.jack_gone or \
+                not self.config.restore_routes:
+            return
+        try:
+            current = {port.shortname: [peer.name for peer in
+                                        self.client.get_all_connections(port)]
+                       for port in self.inports + self.outports}
+            routes.save(routes_path(), self.client.name, current)
+        except (jack.JackError, OSError) as err:
+            log.warning("routes of %s not saved: %s", self.client.name, err)
 
     def _autoconnect(self) -> None:
         """Wire inputs to physical captures and outputs to physical playbacks, in order."""
@@ -437,6 +477,7 @@ class Session:
     def close(self) -> None:
         """Deactivate and close the JACK client, unmap and unlink the segment."""
         self.stop()
+        self._save_routes()
         client, self.client = self.client, None
         if client is not None and not self.jack_gone:
             # After deactivate returns the process callback can no longer

@@ -78,7 +78,7 @@ def stream(home: Path, runtime: Path, config: Path, seconds: float) -> int:
     env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all",
                XDG_DATA_HOME=str(data_home), ALSA_CONFIG_PATH="/dev/null", DISPLAY="",
                WINEDLLOVERRIDES="mscoree,mshtml=", ASIOJACK_RUNTIME_DIR=str(runtime),
-               ASIOJACK_CONFIG=str(config),
+               ASIOJACK_CONFIG=str(config), ASIOJACK_STATE_DIR=str(home / "state"),
                WINEDLLPATH=str(data_home / "asiojack" / "wine"))
     if not (prefix / "system.reg").exists():
         print(f"creating Wine prefix {prefix} ...")

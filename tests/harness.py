@@ -151,7 +151,8 @@ class AsiojackServer:
 def server_env(jackd: Jackd, runtime: Path, config: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(JACK_DEFAULT_SERVER=jackd.name, ASIOJACK_RUNTIME_DIR=str(runtime),
-               ASIOJACK_CONFIG=str(config), PYTHONUNBUFFERED="1")
+               ASIOJACK_CONFIG=str(config), ASIOJACK_STATE_DIR=str(runtime.parent / "state"),
+               PYTHONUNBUFFERED="1")
     return env
 
 

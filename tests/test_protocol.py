@@ -172,6 +172,7 @@ def test_c_client_starts_a_server_on_demand(peer_bin: Path, jackd256, tmp_path: 
     runtime = tmp_path / "run"
     env = dict(os.environ, ASIOJACK_RUNTIME_DIR=str(runtime),
                JACK_DEFAULT_SERVER=jackd256.name, ASIOJACK_CONFIG=str(tmp_path / "none.toml"),
+               ASIOJACK_STATE_DIR=str(tmp_path / "state"),
                ASIOJACK_SERVER=f"{sys.executable} -m pyjack_side")
     try:
         out = subprocess.run([str(peer_bin), "--autostart", "--seconds", "0.3"], env=env,

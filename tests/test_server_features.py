@@ -9,6 +9,7 @@ against a numpy reference.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -296,3 +297,50 @@ def test_int16_session_round_trip_matches_numpy(jackd256: Jackd, peer_bin: Path,
     assert np.array_equal(scaled, np.rint(scaled))
     matching = np.all(data == expected, axis=1)
     assert matching.sum() > 0.9 * audible.sum(), (matching.sum(), audible.sum())
+
+
+def test_routes_are_saved_and_restored(asiojack: AsiojackServer, jackd256: Jackd,
+                                       peer_bin: Path) -> None:
+    # First run: auto-connected; the musician re-wires it.
+    first = start_peer(peer_bin, asiojack, "--seconds", "1.5", "--exe", "Reaper.exe")
+    watcher = jackd256.client("watch")
+    try:
+        assert [p.name for p in watcher.get_all_connections("reaper:in_1")] == \
+            ["system:capture_1"]
+        watcher.disconnect("system:capture_1", "reaper:in_1")
+        watcher.connect("system:capture_2", "reaper:in_1")
+        watcher.disconnect("reaper:out_2", "system:playback_2")
+        assert first.finish()["returncode"] == 0
+        wait_for(lambda: not watcher.get_ports("reaper:"), 3, "the first run to close")
+        # Next run: the wiring comes back as it was left, not auto-connected.
+        second = start_peer(peer_bin, asiojack, "--seconds", "0.5", "--exe", "Reaper.exe")
+        assert [p.name for p in watcher.get_all_connections("reaper:in_1")] == \
+            ["system:capture_2"]
+        assert [p.name for p in watcher.get_all_connections("reaper:out_1")] == \
+            ["system:playback_1"]
+        assert watcher.get_all_connections("reaper:out_2") == []
+        assert second.finish()["returncode"] == 0
+    finally:
+        watcher.close()
+    state = Path(asiojack.env["ASIOJACK_STATE_DIR"]) / "routes.json"
+    assert oct(state.stat().st_mode & 0o777) == "0o600"
+
+
+def test_damaged_routes_file_falls_back_to_autoconnect(asiojack: AsiojackServer,
+                                                      jackd256: Jackd, peer_bin: Path) -> None:
+    state = Path(asiojack.env["ASIOJACK_STATE_DIR"])
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "routes.json").write_text("{not json")
+    peer = start_peer(peer_bin, asiojack, "--seconds", "0.5", "--exe", "Reaper.exe")
+    watcher = jackd256.client("watch")
+    try:
+        assert [p.name for p in watcher.get_all_connections("reaper:in_1")] == \
+            ["system:capture_1"]
+    finally:
+        watcher.close()
+    assert peer.finish()["returncode"] == 0
+    assert "saved routes in" in asiojack.log_text() and "not used" in asiojack.log_text()
+    # The damaged file is kept aside, and a good one takes its place.
+    wait_for(lambda: (state / "routes.json.damaged").exists(), 3, "the damaged file kept aside")
+    assert (state / "routes.json.damaged").read_text() == "{not json"
+    assert "reaper" in json.loads((state / "routes.json").read_text())

@@ -208,6 +208,7 @@ def test_driver_starts_the_server_itself(prefix: WinePrefix, jackd256: Jackd,
     env = prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(runtime),
                           "JACK_DEFAULT_SERVER": jackd256.name,
                           "ASIOJACK_CONFIG": str(tmp_path / "none.toml"),
+                          "ASIOJACK_STATE_DIR": str(tmp_path / "state"),
                           "ASIOJACK_SERVER": f"{os.sys.executable} -m pyjack_side"})
     try:
         out = prefix.host("stream", "--device", "asiojack", "--seconds", "0.5",
