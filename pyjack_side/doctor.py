@@ -129,8 +129,21 @@ def check_server() -> Check:
                  + payload[8:].split(b"\0")[0].decode(errors="replace"))
 
 
+def last_rt_refusal() -> str | None:
+    """The server log's latest word on a driver thread refused real-time."""
+    try:
+        lines = (socket_path().parent / "server.log").read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    refusals = [line for line in lines if "without real-time priority" in line]
+    return refusals[-1].split(": ", 2)[-1] if refusals else None
+
+
 def check_realtime() -> Check:
     """The driver's callback thread may use SCHED_FIFO."""
+    refusal = last_rt_refusal()
+    if refusal:
+        return Check("real-time", False, f"last session: {refusal}")
     soft, _ = resource.getrlimit(resource.RLIMIT_RTPRIO)
     if os.geteuid() == 0:
         return Check("real-time", True, "running as root: SCHED_FIFO allowed")

@@ -204,8 +204,13 @@ class Connection:
         if session is None:
             return
         self.server.sessions.pop(session.session_id, None)
+        counters = session.counters()
         log.info("pid %d: closing session %d %s", self.pid, session.session_id,
-                 json.dumps(session.counters()))
+                 json.dumps(counters))
+        if counters.get("cycles") and counters.get("peer_rt_errno"):
+            log.warning("%s: the driver's audio thread ran without real-time priority (%s): "
+                        "raise this user's rtprio limit (see asiojack doctor)", self.exe_name,
+                        os.strerror(counters["peer_rt_errno"]))
         await asyncio.get_running_loop().run_in_executor(self.server.jack_worker, session.close)
 
     async def close(self) -> None:

@@ -164,7 +164,9 @@ def start_server(tmp: Path, jackd: Jackd, config_text: str = "") -> AsiojackServ
     config = base / "config.toml"
     config.write_text(config_text or "inputs = 4\noutputs = 4\ndeadline = 0.9\n")
     env = server_env(jackd, runtime, config)
-    log = base / "server.log"
+    # Where an auto-started server logs, so `asiojack doctor` finds it too.
+    runtime.mkdir(mode=0o700)
+    log = runtime / "server.log"
     # cwd away from the source tree, which would shadow the installed package.
     proc = subprocess.Popen([sys.executable, "-m", "pyjack_side", "-v", "serve"], cwd=base,
                             env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import AsiojackServer, Jackd, start_jackd, start_server, wait_for
 from probe import LoopProbe
-from winehost import ROOT, WinePrefix, make_prefix, parse_host_output
+from winehost import ROOT, WinePrefix, make_prefix, parse_host_output, wine_loader
 
 CONFIG = "inputs = 6\noutputs = 4\ndeadline = 0.9\n"
 
@@ -323,3 +323,32 @@ def test_callback_thread_runs_just_below_jacks_realtime_thread(prefix: WinePrefi
     assert jack_prio > 1
     assert streamed[-1]["peer_rt_priority"] == jack_prio - 1, (streamed, jack_prio)
     assert streamed[-1]["peer_rt_errno"] == 0
+
+
+def test_a_thread_refused_realtime_is_reported(prefix: WinePrefix, tmp_path: Path) -> None:
+    import shutil as sh
+
+    if not sh.which("setpriv") or os.geteuid() != 0:
+        assert not os.environ.get("CI"), "CI runs as root with setpriv (util-linux)"
+        pytest.skip("needs root and setpriv to take CAP_SYS_NICE away")
+    jackd = start_jackd(tmp_path, 256, realtime=True)
+    server = start_server(tmp_path, jackd, CONFIG)
+    try:
+        # The program runs without CAP_SYS_NICE and with RLIMIT_RTPRIO 0,
+        # as an ordinary user without an audio group would.
+        cmd = ["setpriv", "--bounding-set=-sys_nice", "--", "prlimit", "--rtprio=0",
+               wine_loader(), str(prefix.pahost), str(prefix.portaudio), "stream", "--device",
+               "asiojack", "--seconds", "0.5"]
+        env = host_env(prefix, server)
+        subprocess.run(["wineserver", "-k"], env=env, check=False)  # start one under setpriv
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert parse_host_output(r.returncode, r.stdout, r.stderr).result.get("result") == "ok"
+        wait_for(lambda: "without real-time priority" in server.log_text(), 5,
+                 "the server to report the refusal")
+        assert "Operation not permitted" in server.log_text()
+        doctor = asiojack_cli("doctor", "--prefix", str(prefix.path), env=env, cwd=tmp_path)
+        assert "[FAIL] real-time: last session:" in doctor.stdout, doctor.stdout
+    finally:
+        server.stop()
+        jackd.stop()
+        subprocess.run(["wineserver", "-k"], env=prefix.env, check=False)
