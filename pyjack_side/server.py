@@ -182,6 +182,10 @@ class Connection:
         def on_event(bits: int, value: int) -> None:
             # JACK's notification thread: hop to the loop.
             loop.call_soon_threadsafe(self.event, bits, value)
+            if bits & lib.ASIOJACK_EVENT_JACK_GONE:
+                # Not from JACK's own thread: closing the client joins it.
+                loop.call_soon_threadsafe(
+                    lambda: loop.run_in_executor(self.server.jack_worker, session.release_jack))
 
         # Opening a JACK client blocks for a while: keep other drivers served.
         await loop.run_in_executor(self.server.jack_worker, session.open, wanted, n_in, n_out,

@@ -474,18 +474,31 @@ class Session:
         return counters
 
     # ----------------------------------------------------------------- close
+    def release_jack(self) -> None:
+        """Close the JACK client of a session whose JACK server died.
+
+        libjack keeps a dead client's state until it is closed, and opening
+        a new client (another program's, once JACK is back) next to it can
+        crash the process.  The session itself lives on until its driver
+        closes it, refusing requests with "JACK is gone".
+        """
+        client, self.client = self.client, None
+        if client is not None:
+            client.close(ignore_errors=True)
+
     def close(self) -> None:
         """Deactivate and close the JACK client, unmap and unlink the segment."""
         self.stop()
         self._save_routes()
         client, self.client = self.client, None
-        if client is not None and not self.jack_gone:
+        if client is not None:
             # After deactivate returns the process callback can no longer
             # run, so the segment may go.  A client whose server died is
-            # left alone: libjack can block closing it, and the engine no
-            # longer runs anyway.
+            # still closed (libjack frees its state only then, and a client
+            # left open breaks the next one), but not deactivated.
             try:
-                client.deactivate(ignore_errors=True)
+                if not self.jack_gone:
+                    client.deactivate(ignore_errors=True)
                 client.close(ignore_errors=True)
             except jack.JackError as err:  # pragma: no cover - JACK died under us
                 log.warning("closing JACK client: %s", err)

@@ -201,26 +201,35 @@ def test_jack_gone_and_back(peer_bin: Path, tmp_path: Path) -> None:
     jackd = start_jackd(tmp_path, 256)
     server = start_server(tmp_path, jackd)
     try:
-        peer = start_peer(peer_bin, server, "--seconds", "2")
-        time.sleep(0.3)
-        jackd.stop()
-        stats = peer.finish()
-        assert int(stats["events"]) & lib.ASIOJACK_EVENT_JACK_GONE, stats
-        assert server.proc.poll() is None
-        # While JACK is away, opening says so.
-        with RawClient(server.socket) as raw:
-            raw.hello()
-            raw.send(lib.ASIOJACK_MSG_OPEN,
-                     new("struct asiojack_msg_open"))
-            code, message = raw.error()
-            assert code == lib.ASIOJACK_ERR_JACK and "JACK server not running" in message
-        # JACK back under the same name: a new session works.
-        restarted = start_jackd(tmp_path, 256, name=jackd.name)
-        try:
-            again = start_peer(peer_bin, server, "--seconds", "0.5")
-            assert again.finish()["returncode"] == 0
-        finally:
-            restarted.stop()
+        # One program keeps its (dead) session open across JACK's restart.
+        with RawClient(server.socket) as lingering:
+            lingering.hello(exe="lingering.exe")
+            lingering.open()
+            peer = start_peer(peer_bin, server, "--seconds", "2")
+            time.sleep(0.3)
+            jackd.stop()
+            stats = peer.finish()
+            assert int(stats["events"]) & lib.ASIOJACK_EVENT_JACK_GONE, stats
+            assert server.proc.poll() is None
+            # While JACK is away, opening says so.
+            with RawClient(server.socket) as raw:
+                raw.hello()
+                raw.send(lib.ASIOJACK_MSG_OPEN, new("struct asiojack_msg_open"))
+                code, message = raw.error()
+                assert code == lib.ASIOJACK_ERR_JACK and "JACK server not running" in message
+            # JACK back under the same name: a new session works, next to
+            # the dead one, and the dead one says what happened.
+            restarted = start_jackd(tmp_path, 256, name=jackd.name)
+            try:
+                for _ in range(3):
+                    again = start_peer(peer_bin, server, "--seconds", "0.3")
+                    assert again.finish()["returncode"] == 0
+                lingering.send(lib.ASIOJACK_MSG_START)
+                code, message = lingering.error()
+                assert code == lib.ASIOJACK_ERR_JACK and "JACK server is gone" in message
+                assert server.proc.poll() is None
+            finally:
+                restarted.stop()
     finally:
         server.stop()
         jackd.stop()
