@@ -299,9 +299,10 @@ int asiojack_client_dispose_buffers(struct asiojack_client *c)
 int asiojack_client_start(struct asiojack_client *c)
 {
     if (c->shm) {
-        /* Cycles published before start are not ours to answer. */
+        /* Cycles published before start are not ours to answer.  done_seq
+         * is left alone: the engine waits for its own next cycle only, and
+         * marking an old one done could let it play a half never written. */
         c->last_seq = __atomic_load_n(&c->shm->ready_seq, __ATOMIC_ACQUIRE);
-        __atomic_store_n(&c->shm->done_seq, c->last_seq, __ATOMIC_RELEASE);
     }
     return request(c, ASIOJACK_MSG_START, NULL, 0);
 }

@@ -32,6 +32,10 @@ void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
     e->client = (jack_client_t *)jack_client;
     e->n_inputs = e->shm->n_inputs;
     e->n_outputs = e->shm->n_outputs;
+    e->audio_offset = e->shm->audio_offset;
+    e->channel_stride = e->shm->channel_stride;
+    e->max_frames = e->shm->max_frames;
+    e->sample_type = e->shm->sample_type;
     e->seq = __atomic_load_n(&e->shm->ready_seq, __ATOMIC_RELAXED);
 }
 
@@ -162,12 +166,26 @@ static int wait_done(struct asiojack_shm *s, uint32_t seq, uint64_t deadline_ns)
     }
 }
 
+/* Where a channel's buffer of one half lies: the same arithmetic as
+ * asiojack_in_offset/out_offset, on the engine's own copy of the layout. */
+static uint8_t *in_buffer(const struct asiojack_engine *e, uint32_t half, uint32_t ch)
+{
+    return e->base + e->audio_offset +
+           ((size_t)half * e->n_inputs + ch) * e->channel_stride;
+}
+
+static uint8_t *out_buffer(const struct asiojack_engine *e, uint32_t half, uint32_t ch)
+{
+    return e->base + e->audio_offset +
+           ((size_t)2 * e->n_inputs + (size_t)half * e->n_outputs + ch) * e->channel_stride;
+}
+
 /* One cycle with the host: returns once the outputs hold the host's audio
  * or silence. */
 static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_t start_ns)
 {
     struct asiojack_shm *s = e->shm;
-    uint32_t type = s->sample_type;
+    uint32_t type = e->sample_type;
 
     uint32_t seq = e->seq + 1;
     if (seq == 0) /* 0 means "none yet"; 2 keeps the halves alternating
@@ -178,7 +196,7 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
     for (uint32_t ch = 0; ch < e->n_inputs; ch++) {
         if (!s->in_active[ch] || !e->in_ports[ch])
             continue;
-        asiojack_convert_from_float(e->base + asiojack_in_offset(s, half, ch),
+        asiojack_convert_from_float(in_buffer(e, half, ch),
                                     jack_port_get_buffer(e->in_ports[ch], nframes),
                                     nframes, type);
     }
@@ -190,9 +208,13 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
     __atomic_fetch_add(&s->doorbell, 1, __ATOMIC_RELEASE);
     asiojack_futex_wake(&s->doorbell);
 
-    uint64_t period_ns = s->sample_rate ?
-        (uint64_t)nframes * 1000000000u / s->sample_rate : 0;
-    uint64_t deadline_ns = start_ns + period_ns * s->deadline_permille / 1000u;
+    /* JACK's own rate (a plain read in libjack), not the segment's copy. */
+    jack_nframes_t rate = jack_get_sample_rate(e->client);
+    uint64_t period_ns = rate ? (uint64_t)nframes * 1000000000u / rate : 0;
+    uint32_t permille = s->deadline_permille;
+    if (permille > 1000) /* never past the period, whatever the segment says */
+        permille = 1000;
+    uint64_t deadline_ns = start_ns + period_ns * permille / 1000u;
     int ok = wait_done(s, seq, deadline_ns);
     uint64_t waited = asiojack_now_ns() - start_ns;
     if (waited > s->max_wait_ns)
@@ -206,7 +228,7 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
             if (!s->out_active[ch] || !e->out_ports[ch])
                 continue;
             asiojack_convert_to_float(jack_port_get_buffer(e->out_ports[ch], nframes),
-                                      e->base + asiojack_out_offset(s, half, ch),
+                                      out_buffer(e, half, ch),
                                       nframes, type);
         }
         silence_outputs(e, nframes, 1);
@@ -226,7 +248,7 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
     if (!__atomic_load_n(&s->running, __ATOMIC_ACQUIRE)) {
         e->was_running = 0;
         silence_outputs(e, nframes, 0);
-    } else if (nframes != s->buffer_frames || nframes > s->max_frames) {
+    } else if (nframes != s->buffer_frames || nframes > e->max_frames) {
         /* The host's buffers were made for another size: it has been told
          * (buffer-size event) and must re-create them. */
         s->skipped++;

@@ -24,8 +24,15 @@ struct asiojack_engine {
     jack_client_t *client;
     jack_port_t *in_ports[ASIOJACK_MAX_CHANNELS];
     jack_port_t *out_ports[ASIOJACK_MAX_CHANNELS];
+    /* The layout, copied from the segment when the server made it: the
+     * peer can write the segment, so the engine never takes where to write
+     * from it again. */
     uint32_t n_inputs;
     uint32_t n_outputs;
+    uint32_t audio_offset;
+    uint32_t channel_stride;
+    uint32_t max_frames;
+    uint32_t sample_type;
     uint32_t seq;               /* last cycle published */
     uint32_t was_running;
 };

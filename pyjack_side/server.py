@@ -90,6 +90,15 @@ class Connection:
                 except SessionError as err:
                     self.send(error(err.code, str(err)))
                     keep_going = True
+                except ProtocolError:
+                    raise
+                except Exception as err:  # noqa: BLE001 - a request must never end the session
+                    # JACK refusing something, /dev/shm full, ...: the driver
+                    # gets it in words and its session lives on.
+                    log.exception("pid %d: request %d failed", self.pid, msg_type)
+                    self.send(error(lib.ASIOJACK_ERR_INTERNAL,
+                                    f"asiojack server: {type(err).__name__}: {err}"))
+                    keep_going = True
                 try:
                     await self.writer.drain()
                 except ConnectionError:

@@ -421,6 +421,9 @@ class Session:
         elif command == lib.ASIOJACK_TRANSPORT_STOP:
             self.client.transport_stop()
         elif command == lib.ASIOJACK_TRANSPORT_LOCATE:
+            if not 0 <= frame < 2**32:
+                raise SessionError(lib.ASIOJACK_ERR_INVALID,
+                                   f"transport position {frame} is beyond JACK's 32-bit frames")
             self.client.transport_frame = frame
         else:
             raise SessionError(lib.ASIOJACK_ERR_INVALID, f"unknown transport command {command}")

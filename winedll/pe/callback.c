@@ -159,32 +159,40 @@ static DWORD WINAPI callback_main(void *arg)
         w.timeout_ms = WAIT_TIMEOUT_MS;
         if (asiojack_unix_call(ASIOJACK_UNIX_WAIT, &w))
             break;
+        if (w.ready) {
+            int32_t half = (int32_t)(w.seq & 1);
+            if (d->time_info) {
+                fill_time(d, &w, &time);
+                d->callbacks.bufferSwitchTimeInfo(&time, half, ASIOTrue);
+            } else {
+                d->callbacks.bufferSwitch(half, ASIOTrue);
+            }
+            /* A host that called stop() from inside bufferSwitch may have
+             * closed the session too: touch nothing more. */
+            if (InterlockedCompareExchange(&d->quit, 0, 0))
+                break;
+            done.client = d->client;
+            done.seq = w.seq;
+            done.reserved = 0;
+            asiojack_unix_call(ASIOJACK_UNIX_DONE, &done);
+        }
+        /* Events after the cycle is done: the host's handling of them
+         * (asioMessage, often a stop and dispose on the spot) must not eat
+         * into JACK's deadline, nor leave a cycle without its buffers. */
         if (w.events)
             deliver_events(d, w.events);
-        if (!w.ready)
-            continue;
-
-        int32_t half = (int32_t)(w.seq & 1);
-        if (d->time_info) {
-            fill_time(d, &w, &time);
-            d->callbacks.bufferSwitchTimeInfo(&time, half, ASIOTrue);
-        } else {
-            d->callbacks.bufferSwitch(half, ASIOTrue);
-        }
-        /* A host that called stop() from inside bufferSwitch may have
-         * closed the session too: touch nothing more. */
-        if (InterlockedCompareExchange(&d->quit, 0, 0))
-            break;
-        done.client = d->client;
-        done.seq = w.seq;
-        done.reserved = 0;
-        asiojack_unix_call(ASIOJACK_UNIX_DONE, &done);
     }
     return 0;
 }
 
 BOOL asiojack_thread_start(struct asiojack_driver *d)
 {
+    if (d->thread && GetCurrentThreadId() == d->thread_id) {
+        /* stop() then start() from inside a callback: this very thread
+         * goes on serving; a second one would run bufferSwitch beside it. */
+        InterlockedExchange(&d->quit, 0);
+        return TRUE;
+    }
     asiojack_thread_stop(d); /* a thread that stopped itself is joined here */
     InterlockedExchange(&d->quit, 0);
     d->thread = CreateThread(NULL, 0, callback_main, d, CREATE_SUSPENDED, &d->thread_id);
