@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pyjack_side import __version__
-from pyjack_side.abi import ffi, lib
+from pyjack_side.abi import lib
 from pyjack_side.config import RESET_KEYS, Config, ConfigError
 from pyjack_side.config import load as load_config
 from pyjack_side.paths import ensure_private_dir, socket_path
@@ -376,4 +376,4 @@ def serve(config: Config, idle_timeout: float = 0.0, config_file: Path | None = 
         ready=lambda: print(f"asiojack: serving on {socket_path()}", flush=True)))
 
 
-__all__ = ["Server", "Connection", "serve", "ffi"]
+__all__ = ["Server", "Connection", "serve"]

@@ -87,31 +87,29 @@ asiojack_ntstatus asiojack_unix_create_buffers(void *args)
                                                  p->out_active));
 }
 
-asiojack_ntstatus asiojack_unix_dispose_buffers(void *args)
+/* A request with no arguments: the same for dispose, start and stop. */
+static asiojack_ntstatus plain_request(void *args, int (*request)(struct asiojack_client *))
 {
     struct asiojack_unix_control *p = args;
     struct asiojack_client *c = asiojack_unix_client(p->client);
     if (!c)
         return ASIOJACK_STATUS_INVALID_PARAMETER;
-    return report(p, c, asiojack_client_dispose_buffers(c));
+    return report(p, c, request(c));
+}
+
+asiojack_ntstatus asiojack_unix_dispose_buffers(void *args)
+{
+    return plain_request(args, asiojack_client_dispose_buffers);
 }
 
 asiojack_ntstatus asiojack_unix_start(void *args)
 {
-    struct asiojack_unix_control *p = args;
-    struct asiojack_client *c = asiojack_unix_client(p->client);
-    if (!c)
-        return ASIOJACK_STATUS_INVALID_PARAMETER;
-    return report(p, c, asiojack_client_start(c));
+    return plain_request(args, asiojack_client_start);
 }
 
 asiojack_ntstatus asiojack_unix_stop(void *args)
 {
-    struct asiojack_unix_control *p = args;
-    struct asiojack_client *c = asiojack_unix_client(p->client);
-    if (!c)
-        return ASIOJACK_STATUS_INVALID_PARAMETER;
-    return report(p, c, asiojack_client_stop(c));
+    return plain_request(args, asiojack_client_stop);
 }
 
 asiojack_ntstatus asiojack_unix_buffer(void *args)
