@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ASIOJACK_PROTOCOL_VERSION 1
+#define ASIOJACK_PROTOCOL_VERSION 2
 #define ASIOJACK_SHM_MAGIC 0x4b434a41u  /* "AJCK" little-endian */
 #define ASIOJACK_MSG_MAGIC 0x4d434a41u  /* "AJCM" little-endian */
 
@@ -81,15 +81,13 @@ enum asiojack_time_flags {
  * for while the engine may already fill the other.
  */
 struct asiojack_time {
-    uint64_t cycle;           /* sequence number of the cycle */
     uint64_t sample_position; /* frames since start(), at the first frame */
     uint64_t system_time_ns;  /* CLOCK_MONOTONIC at the start of the cycle */
-    uint64_t jack_frame_time; /* jack_last_frame_time() */
     uint64_t transport_frame; /* JACK transport position */
     uint32_t frames;          /* frames in this cycle */
     uint32_t sample_rate;
     uint32_t flags;           /* enum asiojack_time_flags */
-    uint32_t reserved[3];
+    uint32_t reserved[7];
 };
 
 /*
@@ -214,9 +212,110 @@ static inline uint64_t asiojack_out_offset(const struct asiojack_shm *s,
 }
 
 /* ------------------------------------------------------------------------
+ * Accessors for the shared words.  Two processes (and, on the server, two
+ * threads) touch these words at once, so every access that orders anything
+ * goes through one of these, never a plain load or store: the orderings
+ * below are what the protocol relies on, on every architecture, not only
+ * on x86.  The futex wakes that go with them are in futex.h (Linux only);
+ * these are plain GCC atomics, so the MinGW-built PE side can use them too.
+ * Python reaches the same functions through cffi.
+ * ---------------------------------------------------------------------- */
+
+/* Engine: make cycle `seq` visible (its input half and time info were
+ * written before) and ring the doorbell.  The caller then wakes the
+ * doorbell futex. */
+static inline void asiojack_publish_cycle(struct asiojack_shm *s, uint32_t seq)
+{
+    __atomic_store_n(&s->ready_seq, seq, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&s->doorbell, 1, __ATOMIC_RELEASE);
+}
+
+/* Peer: the last cycle published (acquire: its half is readable after). */
+static inline uint32_t asiojack_ready_seq(const struct asiojack_shm *s)
+{
+    return __atomic_load_n(&s->ready_seq, __ATOMIC_ACQUIRE);
+}
+
+/* Peer: the doorbell's value, read before the state it guards, so a ring
+ * between the check and the futex wait makes the wait return at once. */
+static inline uint32_t asiojack_doorbell(const struct asiojack_shm *s)
+{
+    return __atomic_load_n(&s->doorbell, __ATOMIC_ACQUIRE);
+}
+
+/* Peer: cycle `seq` is finished, its output half written.  The caller then
+ * wakes the done_seq futex. */
+static inline void asiojack_mark_done(struct asiojack_shm *s, uint32_t seq)
+{
+    __atomic_store_n(&s->done_seq, seq, __ATOMIC_RELEASE);
+}
+
+/* Engine: the last cycle the peer finished (acquire: its outputs are
+ * readable after). */
+static inline uint32_t asiojack_done_seq(const struct asiojack_shm *s)
+{
+    return __atomic_load_n(&s->done_seq, __ATOMIC_ACQUIRE);
+}
+
+/* Server: raise event bits and ring the doorbell; the caller wakes it. */
+static inline void asiojack_raise_events(struct asiojack_shm *s, uint32_t bits)
+{
+    __atomic_fetch_or(&s->events, bits, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&s->doorbell, 1, __ATOMIC_RELEASE);
+}
+
+/* Peer: take every event bit raised since the last call (each seen once). */
+static inline uint32_t asiojack_take_events(struct asiojack_shm *s)
+{
+    return __atomic_exchange_n(&s->events, 0, __ATOMIC_ACQ_REL);
+}
+
+/* Server: let the engine publish cycles (1) or stop it (0).  Release: the
+ * active-channel table and buffer size written before are seen with it. */
+static inline void asiojack_set_running(struct asiojack_shm *s, uint32_t running)
+{
+    __atomic_store_n(&s->running, running, __ATOMIC_RELEASE);
+}
+
+static inline uint32_t asiojack_is_running(const struct asiojack_shm *s)
+{
+    return __atomic_load_n(&s->running, __ATOMIC_ACQUIRE);
+}
+
+/* Server: route input `ch` to output `output` at linear `gain`, or turn it
+ * off (output -1).  The route is withdrawn first and published last, so the
+ * engine never mixes a new route at an old gain. */
+static inline void asiojack_set_monitor(struct asiojack_shm *s, uint32_t ch,
+                                        int32_t output, float gain)
+{
+    __atomic_store_n(&s->monitor[ch].output, -1, __ATOMIC_RELEASE);
+    if (output < 0)
+        return;
+    __atomic_store(&s->monitor[ch].gain, &gain, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->monitor[ch].output, output, __ATOMIC_RELEASE);
+}
+
+/* Engine: input `ch`'s monitor route (-1 = off) and its gain. */
+static inline int32_t asiojack_monitor_route(const struct asiojack_shm *s, uint32_t ch,
+                                             float *gain)
+{
+    int32_t output = __atomic_load_n(&s->monitor[ch].output, __ATOMIC_ACQUIRE);
+    __atomic_load(&s->monitor[ch].gain, gain, __ATOMIC_RELAXED);
+    return output;
+}
+
+/* A word the other side keeps current (rate, period, latencies, modes):
+ * read it once, untorn. */
+static inline uint32_t asiojack_load_u32(const uint32_t *word)
+{
+    return __atomic_load_n(word, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------------------
  * Control protocol.  Every message is a header followed by `size` bytes of
  * payload.  Each request gets exactly one reply (OK, ERROR or the request's
- * own reply type); events may arrive between them at any time.
+ * own reply type), and the server sends nothing else: events reach the
+ * driver through the segment (asiojack_raise_events), never the socket.
  * HELLO and ERROR keep their layout across all protocol versions, so a
  * version mismatch can always be reported in words.
  * ---------------------------------------------------------------------- */
@@ -237,8 +336,6 @@ enum asiojack_msg_type {
     ASIOJACK_MSG_ERROR = 0x101,
     ASIOJACK_MSG_WELCOME = 0x102,
     ASIOJACK_MSG_OPENED = 0x103,
-    /* events, server -> driver */
-    ASIOJACK_MSG_EVENT = 0x200,
 };
 
 enum asiojack_error_code {
@@ -315,11 +412,6 @@ struct asiojack_msg_transport {
     uint32_t frame_hi;
 };
 
-struct asiojack_msg_event {
-    uint32_t event;             /* one enum asiojack_event bit */
-    uint32_t value;             /* new buffer size, sample rate, ... */
-};
-
 /* ------------------------------------------------------------------------
  * Layout pins: the same numbers on i386 and x86_64.
  * ---------------------------------------------------------------------- */
@@ -352,7 +444,6 @@ _Static_assert(sizeof(struct asiojack_msg_open) == 72, "open size");
 _Static_assert(sizeof(struct asiojack_msg_opened) == 144, "opened size");
 _Static_assert(sizeof(struct asiojack_msg_create_buffers) == 264,
                "create_buffers size");
-_Static_assert(sizeof(struct asiojack_msg_event) == 8, "event size");
 _Static_assert(sizeof(struct asiojack_msg_set_monitor) == 24, "set_monitor size");
 _Static_assert(sizeof(struct asiojack_msg_transport) == 16, "transport size");
 

@@ -88,7 +88,6 @@ const char *asiojack_shm_check(const void *base, uint64_t mapped)
 void asiojack_shm_raise_event(void *base, uint32_t bits)
 {
     struct asiojack_shm *s = base;
-    __atomic_fetch_or(&s->events, bits, __ATOMIC_RELEASE);
-    __atomic_fetch_add(&s->doorbell, 1, __ATOMIC_RELEASE);
+    asiojack_raise_events(s, bits);
     asiojack_futex_wake(&s->doorbell);
 }

@@ -4,9 +4,10 @@
 Each connection is one ASIO driver instance.  The driver says hello
 (protocol version, pid, program name, 32/64-bit), opens its session, and
 then creates buffers, starts, stops and closes.  The server answers each
-request with exactly one reply and pushes events (buffer size, sample rate,
-latency, JACK gone) when JACK tells it.  A connection that ends, or whose
-process disappears, takes its session with it.
+request with exactly one reply and nothing else: events (buffer size, sample
+rate, latency, JACK gone) reach the driver through the session's segment.
+A connection that ends, or whose process disappears, takes its session with
+it.
 """
 
 import asyncio
@@ -71,11 +72,6 @@ class Connection:
         """Queue bytes to the driver, unless it is already gone."""
         if not self.writer.is_closing():
             self.writer.write(data)
-
-    def event(self, bits: int, value: int) -> None:
-        """Push an event message (loop thread only)."""
-        self.send(pack(lib.ASIOJACK_MSG_EVENT,
-                       new("struct asiojack_msg_event", event=bits, value=value)))
 
     async def serve(self) -> None:
         """Answer requests until the driver closes or breaks the protocol."""
@@ -189,8 +185,8 @@ class Connection:
         loop = asyncio.get_running_loop()
 
         def on_event(bits: int, value: int) -> None:
-            # JACK's notification thread: hop to the loop.
-            loop.call_soon_threadsafe(self.event, bits, value)
+            # JACK's notification thread: the driver already has the event
+            # in its segment; the server acts on JACK going away.
             if bits & lib.ASIOJACK_EVENT_JACK_GONE:
                 # Not from JACK's own thread: closing the client joins it.
                 loop.call_soon_threadsafe(

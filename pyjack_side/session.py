@@ -331,7 +331,7 @@ class Session:
     def _jack_shutdown(self, status: Any, reason: str) -> None:
         self.jack_gone = True
         if self.shm is not None:
-            self.shm.running = 0
+            lib.asiojack_set_running(self.shm, 0)
         log.warning("JACK shut down session %s: %s", self.session_id, reason)
         self._raise(lib.ASIOJACK_EVENT_JACK_GONE, 0)
 
@@ -404,13 +404,7 @@ class Session:
                                f"input monitor: output {output} does not exist (0..{n_out - 1})")
         linear = max(0, gain) / lib.ASIOJACK_MONITOR_UNITY
         for ch in range(n_in) if channel == -1 else (channel,):
-            entry = self.shm.monitor[ch]
-            if on:
-                entry.output = -1        # gain first, then the route (engine reads output)
-                entry.gain = linear
-                entry.output = output
-            else:
-                entry.output = -1
+            lib.asiojack_set_monitor(self.shm, ch, output if on else -1, linear)
 
     def transport(self, command: int, frame: int) -> None:
         """Start, stop or locate JACK transport for the host."""
@@ -448,13 +442,13 @@ class Session:
         self._requirealive()
         if not self.buffers_created:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "start before createBuffers")
-        self.shm.running = 1
+        lib.asiojack_set_running(self.shm, 1)
         self.running = True
 
     def stop(self) -> None:
         """Stop publishing cycles; JACK outputs fall silent."""
         if self.shm is not None:
-            self.shm.running = 0
+            lib.asiojack_set_running(self.shm, 0)
         self.running = False
 
     def _requirealive(self) -> None:

@@ -186,9 +186,11 @@ def build_peer(out: Path) -> Path:
     """Build the C test peer from tests/peer/peer.c and the bridge sources."""
     cc = os.environ.get("CC", "cc")
     sources = [ROOT / "tests/peer/peer.c"] + [BRIDGE / f for f in
-                                               ("client.c", "shm.c", "autostart.c")]
+                                               ("client/client.c", "shm.c",
+                                                "client/autostart.c")]
     subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror",
-                    f"-I{BRIDGE}", *map(str, sources), "-o", str(out)], check=True)
+                    f"-I{BRIDGE}", f"-I{BRIDGE / 'client'}", *map(str, sources), "-o", str(out)],
+                   check=True)
     return out
 
 

@@ -13,13 +13,12 @@ from pyjack_side.protocol import new, pack
 
 
 class RawClient:
-    """One connection to the server; replies are read in order, events collected."""
+    """One connection to the server; replies are read in order."""
 
     def __init__(self, socket_path: Path) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(10)
         self.sock.connect(str(socket_path))
-        self.events: list[tuple[int, int]] = []
 
     def close(self) -> None:
         self.sock.close()
@@ -43,16 +42,10 @@ class RawClient:
         self.sock.sendall(pack(msg_type, payload))
 
     def reply(self) -> tuple[int, bytes]:
-        """The next reply; events (which may come at any time) are recorded and skipped."""
-        while True:
-            magic, msg_type, size, _ = struct.unpack("<4I", self._recv(16))
-            assert magic == lib.ASIOJACK_MSG_MAGIC
-            payload = self._recv(size)
-            if msg_type == lib.ASIOJACK_MSG_EVENT:
-                ev = ffi.from_buffer("struct asiojack_msg_event *", payload)
-                self.events.append((int(ev.event), int(ev.value)))
-                continue
-            return msg_type, payload
+        """The next reply (the server sends nothing else: events go through the segment)."""
+        magic, msg_type, size, _ = struct.unpack("<4I", self._recv(16))
+        assert magic == lib.ASIOJACK_MSG_MAGIC
+        return msg_type, self._recv(size)
 
     def error(self) -> tuple[int, str]:
         msg_type, payload = self.reply()

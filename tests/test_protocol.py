@@ -31,13 +31,10 @@ def recv_exact(s: socket.socket, n: int) -> bytes:
 
 
 def read_reply(s: socket.socket) -> tuple[int, bytes]:
-    """The next reply; events (which may come at any time) are skipped."""
-    while True:
-        magic, msg_type, size, _ = struct.unpack("<4I", recv_exact(s, 16))
-        assert magic == lib.ASIOJACK_MSG_MAGIC
-        payload = recv_exact(s, size)
-        if msg_type != lib.ASIOJACK_MSG_EVENT:
-            return msg_type, payload
+    """The next reply: the server sends nothing but replies."""
+    magic, msg_type, size, _ = struct.unpack("<4I", recv_exact(s, 16))
+    assert magic == lib.ASIOJACK_MSG_MAGIC
+    return msg_type, recv_exact(s, size)
 
 
 def read_error(s: socket.socket) -> tuple[int, str]:

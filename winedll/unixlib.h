@@ -32,6 +32,7 @@ enum asiojack_unix_func {
     ASIOJACK_UNIX_SET_MONITOR,     /* ASIO input monitoring (future()) */
     ASIOJACK_UNIX_TRANSPORT,       /* JACK transport commands (future()) */
     ASIOJACK_UNIX_CONTROL_PANEL,   /* start `asiojack settings` if a display exists */
+    ASIOJACK_UNIX_TRACE,           /* append a line to $ASIOJACK_TRACE (entry.c) */
     ASIOJACK_UNIX_FUNC_COUNT
 };
 
@@ -151,6 +152,13 @@ enum asiojack_panel_status {
     ASIOJACK_PANEL_FAILED = 2,      /* sh could not be run */
 };
 
+/* TRACE: one line of the IASIO call trace; the unix side adds the time. */
+struct asiojack_unix_trace_params {
+    uint32_t thread_id;             /* the Windows thread that called */
+    uint32_t reserved;
+    char line[ASIOJACK_TEXT_LEN];
+};
+
 /* Same numbers for MinGW and gcc, i386 and x86_64. */
 _Static_assert(sizeof(struct asiojack_unix_control) == 272, "control size");
 _Static_assert(sizeof(struct asiojack_unix_open_params) == 272 + 16 + 256 + 64,
@@ -169,5 +177,6 @@ _Static_assert(sizeof(struct asiojack_unix_position_params) == 32,
 _Static_assert(sizeof(struct asiojack_unix_monitor_params) == 272 + 24, "monitor size");
 _Static_assert(sizeof(struct asiojack_unix_transport_params) == 272 + 16, "transport size");
 _Static_assert(sizeof(struct asiojack_unix_panel_params) == 264, "panel size");
+_Static_assert(sizeof(struct asiojack_unix_trace_params) == 264, "trace size");
 
 #endif /* ASIOJACK_UNIXLIB_H */

@@ -63,7 +63,7 @@ static void deliver_events(struct asiojack_driver *d, uint32_t events)
     if (events & ASIOJACK_EVENT_BUFFER_SIZE) {
         /* In host mode the host's own createBuffers moves JACK's period:
          * the event then only confirms the size the buffers already have. */
-        uint32_t frames = __atomic_load_n(&d->shm->jack_buffer_frames, __ATOMIC_RELAXED);
+        uint32_t frames = asiojack_load_u32(&d->shm->jack_buffer_frames);
         if (frames != d->frames) {
             /* A host that answers 1 takes the new size on its own (it
              * re-creates its buffers); only otherwise is a reset due. */

@@ -9,6 +9,7 @@
 #include <windows.h>
 
 #include "asio.h"
+#include "text.h"
 #include "unixlib.h"
 
 /* The driver's COM class, also the "CLSID" under HKLM\Software\ASIO. */
@@ -121,8 +122,78 @@ void asiojack_module_ref(void);
 void asiojack_module_unref(void);
 HMODULE asiojack_module(void);
 
-/* driver.c */
+/* entry.c: the one door every IASIO method goes through (see IASIO_METHOD). */
+enum asiojack_need {
+    NEED_NOTHING,   /* callable in any state */
+    NEED_SESSION,   /* ASE_NotPresent, in words, until init succeeded */
+};
+ASIOError asiojack_enter(struct asiojack_driver *d, const char *method,
+                         enum asiojack_need need);
+ASIOError asiojack_leave(struct asiojack_driver *d, const char *method, ASIOError result);
+/* ASE_OK, or ASE_NotPresent with its text when init has not succeeded. */
+ASIOError asiojack_require_session(struct asiojack_driver *d);
+/* Record why (the text getErrorMessage returns) and hand the code back. */
+ASIOError asiojack_fail(struct asiojack_driver *d, ASIOError code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Define IASIO method `driver_<name>`: enter the door (state check, trace),
+ * run `impl args` if that passed, leave the door (trace of the result).
+ * `params` is the method's parameter list, its first parameter named d.
+ */
+#define IASIO_METHOD(name, need, impl, params, args)                              \
+    ASIOError ASIO_METHOD driver_##name params                                    \
+    {                                                                              \
+        ASIOError r_ = asiojack_enter(d, #name, need);                            \
+        return asiojack_leave(d, #name, r_ == ASE_OK ? impl args : r_);           \
+    }
+
+/* The methods defined with IASIO_METHOD, by file, in vtable order there. */
+/* lifecycle.c */
+ASIOError ASIO_METHOD driver_start(struct asiojack_driver *d);
+ASIOError ASIO_METHOD driver_stop(struct asiojack_driver *d);
+/* channels.c */
+ASIOError ASIO_METHOD driver_getChannels(struct asiojack_driver *d, LONG *inputs,
+                                         LONG *outputs);
+ASIOError ASIO_METHOD driver_getChannelInfo(struct asiojack_driver *d, ASIOChannelInfo *info);
+ASIOError ASIO_METHOD driver_getBufferSize(struct asiojack_driver *d, LONG *min_size,
+                                           LONG *max_size, LONG *preferred, LONG *granularity);
+ASIOError ASIO_METHOD driver_createBuffers(struct asiojack_driver *d, ASIOBufferInfo *infos,
+                                           LONG count, LONG frames, ASIOCallbacks *callbacks);
+ASIOError ASIO_METHOD driver_disposeBuffers(struct asiojack_driver *d);
+/* clock.c */
+ASIOError ASIO_METHOD driver_getLatencies(struct asiojack_driver *d, LONG *input,
+                                          LONG *output);
+ASIOError ASIO_METHOD driver_canSampleRate(struct asiojack_driver *d, ASIOSampleRate rate);
+ASIOError ASIO_METHOD driver_getSampleRate(struct asiojack_driver *d, ASIOSampleRate *rate);
+ASIOError ASIO_METHOD driver_setSampleRate(struct asiojack_driver *d, ASIOSampleRate rate);
+ASIOError ASIO_METHOD driver_getClockSources(struct asiojack_driver *d,
+                                             ASIOClockSource *clocks, LONG *count);
+ASIOError ASIO_METHOD driver_setClockSource(struct asiojack_driver *d, LONG index);
+ASIOError ASIO_METHOD driver_getSamplePosition(struct asiojack_driver *d,
+                                               ASIOSamples *position, ASIOTimeStamp *stamp);
+/* future.c */
+ASIOError ASIO_METHOD driver_controlPanel(struct asiojack_driver *d);
+ASIOError ASIO_METHOD driver_future(struct asiojack_driver *d, LONG selector, void *opt);
+ASIOError ASIO_METHOD driver_outputReady(struct asiojack_driver *d);
+
+/* lifecycle.c: the object, and the session behind it. */
 HRESULT asiojack_driver_create(REFIID riid, void **out);
+/* Open a session on the server and map its segment; d->lock held.  On
+ * failure d->error says why. */
+BOOL asiojack_open_session(struct asiojack_driver *d);
+void asiojack_close_session(struct asiojack_driver *d);
+/* A unix call that talks on the server socket: one at a time (io_lock). */
+NTSTATUS asiojack_socket_call(struct asiojack_driver *d, enum asiojack_unix_func code,
+                              void *args);
+/* A control call on the session; a failure lands in d->error as
+ * "<what>: <server's words>". */
+BOOL asiojack_session_call(struct asiojack_driver *d, enum asiojack_unix_func code,
+                           struct asiojack_unix_control *ctl, const char *what);
+/* Stop the engine, then join the callback thread; d->lock held. */
+void asiojack_do_stop(struct asiojack_driver *d);
+/* channels.c: forget the host's buffers; d->lock held. */
+void asiojack_do_dispose(struct asiojack_driver *d);
 
 /* unixcall.c: 0 on success; anything else means the unix side is absent. */
 NTSTATUS asiojack_unix_call(enum asiojack_unix_func code, void *args);

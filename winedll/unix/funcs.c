@@ -22,6 +22,7 @@ const asiojack_unix_entry __wine_unix_call_funcs[] = {
     [ASIOJACK_UNIX_SET_MONITOR] = asiojack_unix_set_monitor,
     [ASIOJACK_UNIX_TRANSPORT] = asiojack_unix_transport,
     [ASIOJACK_UNIX_CONTROL_PANEL] = asiojack_unix_control_panel,
+    [ASIOJACK_UNIX_TRACE] = asiojack_unix_trace,
 };
 
 _Static_assert(sizeof(__wine_unix_call_funcs) / sizeof(__wine_unix_call_funcs[0]) ==

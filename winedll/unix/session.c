@@ -6,16 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "unix_private.h"
 
 _Static_assert(ASIOJACK_UNIX_REFUSED == ASIOJACK_CLIENT_REFUSED, "refusal status");
-
-static void copy_text(char *dst, size_t size, const char *src)
-{
-    size_t n = strnlen(src, size - 1);
-    memcpy(dst, src, n);
-    dst[n] = 0;
-}
 
 /* Store a client.c result in the head; the text only matters on failure. */
 static asiojack_ntstatus report(struct asiojack_unix_control *ctl,
@@ -23,7 +17,7 @@ static asiojack_ntstatus report(struct asiojack_unix_control *ctl,
 {
     ctl->status = status;
     if (status)
-        copy_text(ctl->error, sizeof(ctl->error), c->error);
+        asiojack_copy_text(ctl->error, sizeof(ctl->error), c->error);
     else
         ctl->error[0] = 0;
     return ASIOJACK_STATUS_SUCCESS;
@@ -38,7 +32,7 @@ asiojack_ntstatus asiojack_unix_open(void *args)
     p->shm = 0;
     if (!c) {
         p->ctl.status = ASIOJACK_CLIENT_PROTOCOL;
-        copy_text(p->ctl.error, sizeof(p->ctl.error), "out of memory");
+        asiojack_copy_text(p->ctl.error, sizeof(p->ctl.error), "out of memory");
         return ASIOJACK_STATUS_NO_MEMORY;
     }
     /* The PE side's strings come from a foreign compiler: never trust a

@@ -41,6 +41,9 @@ asiojack_ntstatus asiojack_unix_wait(void *args);
 asiojack_ntstatus asiojack_unix_done(void *args);
 asiojack_ntstatus asiojack_unix_position(void *args);
 
+/* trace.c: the IASIO call trace, when $ASIOJACK_TRACE names a file. */
+asiojack_ntstatus asiojack_unix_trace(void *args);
+
 /* rt.c */
 asiojack_ntstatus asiojack_unix_set_rt(void *args);
 

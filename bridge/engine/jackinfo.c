@@ -2,6 +2,7 @@
 #include "jackinfo.h"
 
 #include <jack/jack.h>
+#include <jack/thread.h>
 
 uint32_t asiojack_port_latency_max(uintptr_t jack_port, int capture)
 {

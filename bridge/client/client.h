@@ -32,8 +32,6 @@ struct asiojack_client {
     uint64_t shm_size;
     uint32_t last_seq;           /* last cycle handed to the host */
     uint32_t server_protocol;    /* from WELCOME, or from a version ERROR */
-    int32_t server_error;        /* code of the last ERROR reply */
-    uint32_t socket_events;      /* event bits received on the socket */
     uint32_t session_id;
     char client_name[ASIOJACK_NAME_LEN];
     char shm_name[ASIOJACK_NAME_LEN];

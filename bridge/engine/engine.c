@@ -36,7 +36,7 @@ void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
     e->channel_stride = e->shm->channel_stride;
     e->max_frames = e->shm->max_frames;
     e->sample_type = e->shm->sample_type;
-    e->seq = __atomic_load_n(&e->shm->ready_seq, __ATOMIC_RELAXED);
+    e->seq = asiojack_ready_seq(e->shm);
 }
 
 int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
@@ -118,10 +118,8 @@ static void write_time(struct asiojack_engine *e, uint32_t seq,
     jack_position_t pos;
     jack_transport_state_t ts = jack_transport_query(e->client, &pos);
 
-    t->cycle = seq;
     t->sample_position = s->sample_position;
     t->system_time_ns = start_ns;
-    t->jack_frame_time = jack_last_frame_time(e->client);
     t->transport_frame = pos.frame;
     t->frames = nframes;
     t->sample_rate = s->sample_rate;
@@ -138,14 +136,14 @@ static void mix_monitors(struct asiojack_engine *e, jack_nframes_t nframes)
 {
     const struct asiojack_shm *s = e->shm;
     for (uint32_t ch = 0; ch < e->n_inputs; ch++) {
-        int32_t out = __atomic_load_n(&s->monitor[ch].output, __ATOMIC_ACQUIRE);
+        float gain;
+        int32_t out = asiojack_monitor_route(s, ch, &gain);
         if (out < 0 || (uint32_t)out >= e->n_outputs || !e->in_ports[ch] ||
             !e->out_ports[out])
             continue;
         /* Unconnected outputs were not silenced, and nobody hears them. */
         if (!jack_port_connected(e->out_ports[out]))
             continue;
-        float gain = s->monitor[ch].gain;
         const float *in = jack_port_get_buffer(e->in_ports[ch], nframes);
         float *dst = jack_port_get_buffer(e->out_ports[out], nframes);
         for (jack_nframes_t i = 0; i < nframes; i++)
@@ -158,11 +156,11 @@ static int wait_done(struct asiojack_shm *s, uint32_t seq, uint64_t deadline_ns)
 {
     struct timespec deadline = asiojack_ns_to_timespec(deadline_ns);
     for (;;) {
-        uint32_t done = __atomic_load_n(&s->done_seq, __ATOMIC_ACQUIRE);
+        uint32_t done = asiojack_done_seq(s);
         if (done == seq)
             return 1;
         if (asiojack_futex_wait(&s->done_seq, done, &deadline) == ETIMEDOUT)
-            return __atomic_load_n(&s->done_seq, __ATOMIC_ACQUIRE) == seq;
+            return asiojack_done_seq(s) == seq;
     }
 }
 
@@ -204,8 +202,7 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
 
     e->seq = seq;
     s->cycles++;
-    __atomic_store_n(&s->ready_seq, seq, __ATOMIC_RELEASE);
-    __atomic_fetch_add(&s->doorbell, 1, __ATOMIC_RELEASE);
+    asiojack_publish_cycle(s, seq);
     asiojack_futex_wake(&s->doorbell);
 
     /* JACK's own rate (a plain read in libjack), not the segment's copy. */
@@ -245,7 +242,7 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
     struct asiojack_shm *s = e->shm;
     uint64_t start_ns = asiojack_now_ns();
 
-    if (!__atomic_load_n(&s->running, __ATOMIC_ACQUIRE)) {
+    if (!asiojack_is_running(s)) {
         e->was_running = 0;
         silence_outputs(e, nframes, 0);
     } else if (nframes != s->buffer_frames || nframes > e->max_frames) {

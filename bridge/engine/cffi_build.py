@@ -42,7 +42,7 @@ enum asiojack_msg_type {
     ASIOJACK_MSG_DISPOSE_BUFFERS, ASIOJACK_MSG_START, ASIOJACK_MSG_STOP,
     ASIOJACK_MSG_CLOSE, ASIOJACK_MSG_SET_MONITOR, ASIOJACK_MSG_TRANSPORT,
     ASIOJACK_MSG_OK, ASIOJACK_MSG_ERROR,
-    ASIOJACK_MSG_WELCOME, ASIOJACK_MSG_OPENED, ASIOJACK_MSG_EVENT, ...
+    ASIOJACK_MSG_WELCOME, ASIOJACK_MSG_OPENED, ...
 };
 enum asiojack_error_code {
     ASIOJACK_ERR_VERSION, ASIOJACK_ERR_MALFORMED, ASIOJACK_ERR_STATE,
@@ -50,8 +50,7 @@ enum asiojack_error_code {
 };
 
 struct asiojack_time {
-    uint64_t cycle; uint64_t sample_position; uint64_t system_time_ns;
-    uint64_t jack_frame_time; uint64_t transport_frame;
+    uint64_t sample_position; uint64_t system_time_ns; uint64_t transport_frame;
     uint32_t frames; uint32_t sample_rate; uint32_t flags;
     ...;
 };
@@ -104,7 +103,6 @@ struct asiojack_msg_opened {
 struct asiojack_msg_create_buffers {
     uint32_t frames; uint8_t in_active[...]; uint8_t out_active[...]; ...;
 };
-struct asiojack_msg_event { uint32_t event; uint32_t value; ...; };
 struct asiojack_msg_set_monitor {
     int32_t input; int32_t output; int32_t gain; int32_t pan; uint32_t on; ...;
 };
@@ -131,6 +129,16 @@ void asiojack_engine_init(struct asiojack_engine *e, void *shm_base, uintptr_t j
 int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
                              uint32_t channel, uintptr_t jack_port);
 int asiojack_engine_install(struct asiojack_engine *e);
+
+/* the contract's accessors for the shared words (asiojack_abi.h) */
+void asiojack_set_running(struct asiojack_shm *s, uint32_t running);
+uint32_t asiojack_is_running(const struct asiojack_shm *s);
+void asiojack_set_monitor(struct asiojack_shm *s, uint32_t ch, int32_t output, float gain);
+int32_t asiojack_monitor_route(const struct asiojack_shm *s, uint32_t ch, float *gain);
+void asiojack_raise_events(struct asiojack_shm *s, uint32_t bits);
+uint32_t asiojack_take_events(struct asiojack_shm *s);
+uint32_t asiojack_ready_seq(const struct asiojack_shm *s);
+uint32_t asiojack_done_seq(const struct asiojack_shm *s);
 
 uint32_t asiojack_port_latency_max(uintptr_t jack_port, int capture);
 int asiojack_client_rt_priority(uintptr_t jack_client);

@@ -15,9 +15,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "autostart.h"
 #include "futex.h"
 #include "shm.h"
-#include "autostart.h"
+#include "text.h"
 
 /* How long a control reply may take: opening a JACK client can be slow. */
 #define REPLY_TIMEOUT_MS 10000
@@ -31,14 +32,6 @@ static int fail(struct asiojack_client *c, int status, const char *fmt, ...)
     vsnprintf(c->error, sizeof(c->error), fmt, ap);
     va_end(ap);
     return status;
-}
-
-static void copy_text(char *dst, size_t size, const char *src)
-{
-    size_t n = src ? strnlen(src, size - 1) : 0;
-    if (n)
-        memcpy(dst, src, n);
-    dst[n] = 0;
 }
 
 static int runtime_dir(char *buf, size_t size)
@@ -70,7 +63,7 @@ static int try_connect(const char *path)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    copy_text(addr.sun_path, sizeof(addr.sun_path), path);
+    asiojack_copy_text(addr.sun_path, sizeof(addr.sun_path), path);
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         close(fd);
         return -1;
@@ -113,52 +106,45 @@ static int send_msg(struct asiojack_client *c, uint32_t type, const void *payloa
 }
 
 /*
- * Read the reply to a request: events that arrive first are recorded and
- * skipped.  An ERROR reply fills c->error and returns REFUSED (or VERSION).
+ * Read the reply to a request.  An ERROR reply fills c->error and returns
+ * REFUSED (or VERSION).  The server sends nothing but replies: events
+ * travel through the segment's event word, never the socket.
  */
 static int read_reply(struct asiojack_client *c, uint32_t want_type, void *out,
                       uint32_t out_size)
 {
-    for (;;) {
-        struct asiojack_msg_header h;
-        union {
-            struct asiojack_msg_error error;
-            struct asiojack_msg_event event;
-            uint8_t bytes[ASIOJACK_MAX_MESSAGE];
-        } body;
+    struct asiojack_msg_header h;
+    union {
+        struct asiojack_msg_error error;
+        uint8_t bytes[ASIOJACK_MAX_MESSAGE];
+    } body;
 
-        if (io_all(c->fd, &h, sizeof(h), 0, REPLY_TIMEOUT_MS) < 0)
-            return fail(c, ASIOJACK_CLIENT_PROTOCOL,
-                        "the asiojack server closed the connection or did not answer");
-        if (h.magic != ASIOJACK_MSG_MAGIC || h.size > sizeof(body))
-            return fail(c, ASIOJACK_CLIENT_PROTOCOL,
-                        "the asiojack server sent a message this driver cannot read");
-        memset(&body, 0, sizeof(body));
-        if (h.size && io_all(c->fd, &body, h.size, 0, REPLY_TIMEOUT_MS) < 0)
-            return fail(c, ASIOJACK_CLIENT_PROTOCOL, "the asiojack server stopped mid-message");
+    if (io_all(c->fd, &h, sizeof(h), 0, REPLY_TIMEOUT_MS) < 0)
+        return fail(c, ASIOJACK_CLIENT_PROTOCOL,
+                    "the asiojack server closed the connection or did not answer");
+    if (h.magic != ASIOJACK_MSG_MAGIC || h.size > sizeof(body))
+        return fail(c, ASIOJACK_CLIENT_PROTOCOL,
+                    "the asiojack server sent a message this driver cannot read");
+    memset(&body, 0, sizeof(body));
+    if (h.size && io_all(c->fd, &body, h.size, 0, REPLY_TIMEOUT_MS) < 0)
+        return fail(c, ASIOJACK_CLIENT_PROTOCOL, "the asiojack server stopped mid-message");
 
-        if (h.type == ASIOJACK_MSG_EVENT) {
-            c->socket_events |= body.event.event;
-            continue;
+    if (h.type == ASIOJACK_MSG_ERROR) {
+        body.error.message[sizeof(body.error.message) - 1] = 0;
+        asiojack_copy_text(c->error, sizeof(c->error), body.error.message);
+        if (body.error.code == ASIOJACK_ERR_VERSION) {
+            c->server_protocol = body.error.server_protocol_version;
+            return ASIOJACK_CLIENT_VERSION;
         }
-        if (h.type == ASIOJACK_MSG_ERROR) {
-            body.error.message[sizeof(body.error.message) - 1] = 0;
-            c->server_error = body.error.code;
-            copy_text(c->error, sizeof(c->error), body.error.message);
-            if (body.error.code == ASIOJACK_ERR_VERSION) {
-                c->server_protocol = body.error.server_protocol_version;
-                return ASIOJACK_CLIENT_VERSION;
-            }
-            return ASIOJACK_CLIENT_REFUSED;
-        }
-        if (h.type != want_type)
-            return fail(c, ASIOJACK_CLIENT_PROTOCOL,
-                        "the asiojack server answered with message type %u, expected %u",
-                        h.type, want_type);
-        if (out)
-            memcpy(out, &body, h.size < out_size ? h.size : out_size);
-        return 0;
+        return ASIOJACK_CLIENT_REFUSED;
     }
+    if (h.type != want_type)
+        return fail(c, ASIOJACK_CLIENT_PROTOCOL,
+                    "the asiojack server answered with message type %u, expected %u",
+                    h.type, want_type);
+    if (out)
+        memcpy(out, &body, h.size < out_size ? h.size : out_size);
+    return 0;
 }
 
 static int request(struct asiojack_client *c, uint32_t type, const void *payload,
@@ -212,7 +198,7 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
     hello.protocol_version = ASIOJACK_PROTOCOL_VERSION;
     hello.pid = (uint32_t)getpid();
     hello.bits = bits;
-    copy_text(hello.exe_name, sizeof(hello.exe_name), exe_name);
+    asiojack_copy_text(hello.exe_name, sizeof(hello.exe_name), exe_name);
     int r = send_msg(c, ASIOJACK_MSG_HELLO, &hello, sizeof(hello));
     if (!r)
         r = read_reply(c, ASIOJACK_MSG_WELCOME, &welcome, sizeof(welcome));
@@ -229,7 +215,7 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
         return r;
     }
     c->server_protocol = welcome.protocol_version;
-    copy_text(c->server_version, sizeof(c->server_version), welcome.server_version);
+    asiojack_copy_text(c->server_version, sizeof(c->server_version), welcome.server_version);
     return 0;
 }
 
@@ -241,7 +227,7 @@ int asiojack_client_open(struct asiojack_client *c, const char *client_name,
     struct stat st;
 
     memset(&open_msg, 0, sizeof(open_msg));
-    copy_text(open_msg.client_name, sizeof(open_msg.client_name), client_name);
+    asiojack_copy_text(open_msg.client_name, sizeof(open_msg.client_name), client_name);
     open_msg.n_inputs = n_inputs;
     open_msg.n_outputs = n_outputs;
     int r = send_msg(c, ASIOJACK_MSG_OPEN, &open_msg, sizeof(open_msg));
@@ -274,8 +260,8 @@ int asiojack_client_open(struct asiojack_client *c, const char *client_name,
     c->shm = base;
     c->shm_size = size;
     c->session_id = opened.session_id;
-    copy_text(c->client_name, sizeof(c->client_name), opened.client_name);
-    copy_text(c->shm_name, sizeof(c->shm_name), opened.shm_name);
+    asiojack_copy_text(c->client_name, sizeof(c->client_name), opened.client_name);
+    asiojack_copy_text(c->shm_name, sizeof(c->shm_name), opened.shm_name);
     return 0;
 }
 
@@ -302,7 +288,7 @@ int asiojack_client_start(struct asiojack_client *c)
         /* Cycles published before start are not ours to answer.  done_seq
          * is left alone: the engine waits for its own next cycle only, and
          * marking an old one done could let it play a half never written. */
-        c->last_seq = __atomic_load_n(&c->shm->ready_seq, __ATOMIC_ACQUIRE);
+        c->last_seq = asiojack_ready_seq(c->shm);
     }
     return request(c, ASIOJACK_MSG_START, NULL, 0);
 }
@@ -378,9 +364,9 @@ int asiojack_client_wait(struct asiojack_client *c, uint32_t *seq,
     for (;;) {
         /* Read the doorbell before the state it guards, so a ring between
          * the check and the wait makes the wait return at once. */
-        uint32_t bell = __atomic_load_n(&s->doorbell, __ATOMIC_ACQUIRE);
-        *events |= __atomic_exchange_n(&s->events, 0, __ATOMIC_ACQ_REL);
-        uint32_t ready = __atomic_load_n(&s->ready_seq, __ATOMIC_ACQUIRE);
+        uint32_t bell = asiojack_doorbell(s);
+        *events |= asiojack_take_events(s);
+        uint32_t ready = asiojack_ready_seq(s);
         if (ready != c->last_seq) {
             c->last_seq = ready;
             *seq = ready;
@@ -401,11 +387,11 @@ void asiojack_client_done(struct asiojack_client *c, uint32_t seq)
         (uint64_t)t->frames * 1000000000u / t->sample_rate : 0;
     uint64_t deadline_ns = t->system_time_ns + period_ns * s->deadline_permille / 1000u;
 
-    __atomic_store_n(&s->done_seq, seq, __ATOMIC_RELEASE);
+    asiojack_mark_done(s, seq);
     asiojack_futex_wake(&s->done_seq);
     /* Too late if the engine has moved on or its deadline has passed: that
      * half was played as silence and this completion is discarded. */
-    if (__atomic_load_n(&s->ready_seq, __ATOMIC_ACQUIRE) != seq ||
+    if (asiojack_ready_seq(s) != seq ||
         asiojack_now_ns() > deadline_ns)
         __atomic_fetch_add(&s->late, 1, __ATOMIC_RELAXED);
 }

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * future.c: what ASIO added after its first version, and the panel.
+ * future() answers the capability queries and carries input monitoring
+ * and transport to the server; outputReady and controlPanel say what
+ * asiojack does instead of what the SDK imagined.
+ */
+#include <string.h>
+
+#include "driver.h"
+
+static ASIOError control_panel(struct asiojack_driver *d)
+{
+    struct asiojack_unix_panel_params p;
+    memset(&p, 0, sizeof(p));
+    /* The window is a Linux program started detached: nothing here waits
+     * for it, so the host's GUI thread is back at once. */
+    NTSTATUS st = asiojack_unix_call(ASIOJACK_UNIX_CONTROL_PANEL, &p);
+    if (st) {
+        const char *missing = asiojack_unix_missing();
+        return asiojack_fail(d, ASE_NotPresent, "%s",
+                    missing ? missing : "controlPanel: the unix library failed");
+    }
+    p.error[sizeof(p.error) - 1] = 0;
+    if (p.status != ASIOJACK_PANEL_STARTED)
+        return asiojack_fail(d, ASE_NotPresent, "%s", p.error);
+    return ASE_OK;
+}
+
+/* future(kAsioSetInputMonitor): the engine mixes the JACK input into the
+ * JACK output inside the cycle, whether the host streams or not. */
+static ASIOError set_input_monitor(struct asiojack_driver *d, const ASIOInputMonitor *m)
+{
+    struct asiojack_unix_monitor_params p;
+    if (!m)
+        return asiojack_fail(d, ASE_InvalidParameter, "kAsioSetInputMonitor: no ASIOInputMonitor given");
+    if (asiojack_require_session(d) != ASE_OK)
+        return ASE_NotPresent;
+    uint32_t n_in = d->shm->n_inputs, n_out = d->shm->n_outputs;
+    if (m->input < -1 || (m->input >= 0 && (uint32_t)m->input >= n_in))
+        return asiojack_fail(d, ASE_InvalidParameter, "input monitor: no input channel %ld (there are %u)",
+                    (long)m->input, (unsigned)n_in);
+    if (m->state != ASIOFalse && (m->output < 0 || (uint32_t)m->output >= n_out))
+        return asiojack_fail(d, ASE_InvalidParameter,
+                    "input monitor: no output channel %ld (there are %u)", (long)m->output,
+                    (unsigned)n_out);
+    if (m->gain < 0)
+        return asiojack_fail(d, ASE_InvalidParameter, "input monitor: gain %ld is negative",
+                    (long)m->gain);
+    memset(&p, 0, sizeof(p));
+    p.ctl.client = d->client;
+    p.input = m->input;
+    p.output = m->output;
+    p.gain = m->gain;
+    p.pan = m->pan;
+    p.on = m->state != ASIOFalse;
+    NTSTATUS st = asiojack_socket_call(d, ASIOJACK_UNIX_SET_MONITOR, &p);
+    if (st)
+        return asiojack_fail(d, ASE_HWMalfunction, "input monitor: unix call failed (status %#lx)",
+                    (unsigned long)st);
+    if (p.ctl.status) {
+        p.ctl.error[sizeof(p.ctl.error) - 1] = 0;
+        return asiojack_fail(d, p.ctl.status == ASIOJACK_UNIX_REFUSED ? ASE_InvalidParameter
+                                                               : ASE_HWMalfunction,
+                    "input monitor: %s", p.ctl.error);
+    }
+    return ASE_SUCCESS;
+}
+
+/* future(kAsioTransport): JACK's transport is the device's transport. */
+static ASIOError transport(struct asiojack_driver *d, const ASIOTransportParameters *t)
+{
+    struct asiojack_unix_transport_params p;
+    if (!t)
+        return asiojack_fail(d, ASE_InvalidParameter, "kAsioTransport: no ASIOTransportParameters given");
+    if (asiojack_require_session(d) != ASE_OK)
+        return ASE_NotPresent;
+    memset(&p, 0, sizeof(p));
+    switch (t->command) {
+    case kTransportStart: p.command = ASIOJACK_TRANSPORT_START; break;
+    case kTransportStop: p.command = ASIOJACK_TRANSPORT_STOP; break;
+    case kTransportLocate:
+        p.command = ASIOJACK_TRANSPORT_LOCATE;
+        p.frame = ((uint64_t)t->samplePosition.hi << 32) | t->samplePosition.lo;
+        break;
+    default:
+        return asiojack_fail(d, ASE_InvalidParameter,
+                    "transport command %ld: JACK only starts, stops and locates",
+                    (long)t->command);
+    }
+    p.ctl.client = d->client;
+    NTSTATUS st = asiojack_socket_call(d, ASIOJACK_UNIX_TRANSPORT, &p);
+    if (st)
+        return asiojack_fail(d, ASE_HWMalfunction, "transport: unix call failed (status %#lx)",
+                    (unsigned long)st);
+    if (p.ctl.status) {
+        p.ctl.error[sizeof(p.ctl.error) - 1] = 0;
+        return asiojack_fail(d, ASE_HWMalfunction, "transport: %s", p.ctl.error);
+    }
+    return ASE_SUCCESS;
+}
+
+static ASIOError future(struct asiojack_driver *d, LONG selector, void *opt)
+{
+    switch (selector) {
+    case kAsioCanTimeInfo:
+    case kAsioCanTimeCode:
+    case kAsioCanInputMonitor:
+    case kAsioCanTransport:
+        return ASE_SUCCESS;
+    case kAsioSetInputMonitor:
+        return set_input_monitor(d, opt);
+    case kAsioTransport:
+        return transport(d, opt);
+    case kAsioEnableTimeCodeRead:
+        d->time_code = TRUE;
+        return ASE_SUCCESS;
+    case kAsioDisableTimeCodeRead:
+        d->time_code = FALSE;
+        return ASE_SUCCESS;
+    default:
+        /* Not an error worth a message: hosts probe many selectors. */
+        return ASE_InvalidParameter;
+    }
+}
+
+static ASIOError output_ready(struct asiojack_driver *d)
+{
+    /* The engine plays a cycle's outputs as soon as bufferSwitch returns,
+     * in the very cycle of its inputs: outputReady could not lower the
+     * latency.  ASE_NotPresent tells the host so, in every state, and
+     * keeps hosts from finishing their buffers after bufferSwitch returned
+     * (they would be too late). */
+    return asiojack_fail(d, ASE_NotPresent,
+                         "outputReady is not needed: asiojack plays the outputs when bufferSwitch returns");
+}
+
+IASIO_METHOD(controlPanel, NEED_NOTHING, control_panel, (struct asiojack_driver *d), (d))
+/* future() takes no state check at the door: hosts probe the kAsioCan*
+ * selectors before init; the selectors that need a session check it. */
+IASIO_METHOD(future, NEED_NOTHING, future,
+             (struct asiojack_driver *d, LONG selector, void *opt), (d, selector, opt))
+IASIO_METHOD(outputReady, NEED_NOTHING, output_ready, (struct asiojack_driver *d), (d))
