@@ -44,6 +44,7 @@ class Jackd:
     rate: int
     proc: subprocess.Popen[bytes]
     log: Path
+    name_lock: int = -1   # flock'd file that reserves the name on this machine
 
     def client(self, name: str) -> jack.Client:
         """A JACK client of the test itself on this server."""
@@ -60,14 +61,37 @@ class Jackd:
                 self.proc.kill()
                 self.proc.wait()
         _names_in_use.discard(self.name)
+        if self.name_lock >= 0:
+            os.close(self.name_lock)  # releases the flock
+            self.name_lock = -1
 
 
 # jackd2's shared registry has 8 server slots, and the slot of a jackd that
 # died uncleanly is only reclaimed by a server of the same name.  So the
 # tests draw names from a small pool instead of making up new ones: a
 # crashed test's slot is taken back by the next server of that name.
+#
+# Test runs that overlap on one machine (several checkouts) would otherwise
+# race for a name: a probe can reach the other run's jackd of that name
+# before this run's jackd has failed.  A flock per name, held for the
+# jackd's life, reserves it machine-wide.
 SERVER_NAMES = [f"asiojack-test-{i}" for i in range(6)]
 _names_in_use: set[str] = set()
+NAME_LOCK_DIR = Path("/tmp/asiojack-test-jackd-names")
+
+
+def _reserve_name(name: str) -> int:
+    """flock the name's lock file; -1 if another process holds it."""
+    import fcntl
+
+    NAME_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(NAME_LOCK_DIR / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return -1
+    return fd
 
 
 def start_jackd(tmp: Path, frames: int, rate: int = 48000, realtime: bool = False,
@@ -78,10 +102,20 @@ def start_jackd(tmp: Path, frames: int, rate: int = 48000, realtime: bool = Fals
     for candidate in SERVER_NAMES:
         if candidate in _names_in_use:
             continue
+        lock = _reserve_name(candidate)
+        if lock < 0:
+            continue  # another test run on this machine owns it
         try:
-            return _start_jackd(tmp, frames, rate, realtime, candidate)
+            server = _start_jackd(tmp, frames, rate, realtime, candidate)
         except NameTaken:
-            continue  # another test run owns it
+            os.close(lock)
+            continue  # a jackd outside the tests has that name
+        except BaseException:
+            os.close(lock)
+            raise
+        server.name_lock = lock
+        return server
+    raise AssertionError(f"all of {SERVER_NAMES} are in use")
     raise AssertionError(f"all of {SERVER_NAMES} are in use")
 
 
