@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Where asiojack keeps its per-user files.
 
-The driver (bridge/client.c) resolves the same places: keep the two in step.
+The driver (bridge/client/client.c) resolves the same places: keep the two in step.
 """
 
 import os

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * peer.c: a Linux stand-in for the ASIO driver, for tests of the Linux
- * half.  It speaks the contract through bridge/client.c, exactly as the
+ * half.  It speaks the contract through bridge/client/client.c, exactly as the
  * Wine unix library does, and plays a host that copies each input channel
  * to the output channel of the same number.
  *
