@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import (  # noqa: F401  (re-exported for the test modules)
+
+from asiojack_rig.harness import (  # noqa: F401  (re-exported for the test modules)
     BRIDGE,
     ROOT,
     AsiojackServer,

@@ -19,7 +19,8 @@ from conftest import (
     start_server,
     wait_for,
 )
-from probe import LoopProbe
+
+from asiojack_rig.probe import LoopProbe
 
 
 def wire(probe: LoopProbe, client_name: str, channel: int = 1) -> None:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 from conftest import AsiojackServer, Jackd, start_jackd, start_server, wait_for
-from probe import LoopProbe
-from winehost import ROOT, WinePrefix, make_prefix, parse_host_output, wine_loader
+
+from asiojack_rig.probe import LoopProbe
+from asiojack_rig.winehost import ROOT, WinePrefix, make_prefix, parse_host_output, wine_loader
 
 CONFIG = "inputs = 6\noutputs = 4\ndeadline = 0.9\n"
 
@@ -233,7 +234,7 @@ def test_asiocheck_conformance(prefix: WinePrefix, server: AsiojackServer,
     exe = tmp_path / "asiocheck.exe"
     subprocess.run(["x86_64-w64-mingw32-gcc", "-std=c11", "-O2", "-Wall", "-Wextra",
                     str(ROOT / "tests/host/asiocheck.c"), "-o", str(exe), "-lole32"], check=True)
-    from winehost import wine_loader
+    from asiojack_rig.winehost import wine_loader
     r = subprocess.run([wine_loader(), str(exe)], env=host_env(prefix, server),
                        capture_output=True, text=True, timeout=120)
     result = parse_host_output(r.returncode, r.stdout, r.stderr)

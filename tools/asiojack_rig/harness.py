@@ -18,7 +18,7 @@ from pathlib import Path
 
 import jack
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BRIDGE = ROOT / "bridge"
 _names = itertools.count(1)
 

@@ -20,7 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PA_DLL = "libportaudio64bit-asio.dll"
 WINE64 = "/usr/lib/wine/wine64"
 
