@@ -80,8 +80,28 @@ def alive(pid: int) -> bool:
 
 
 def _jack_address(obj: Any) -> int:
-    """Address of a JACK-Client object's C pointer, for the engine."""
-    return int(jack._ffi.cast("uintptr_t", obj._ptr))
+    """Address of a JACK-Client object's C pointer, for the engine.
+
+    The only use of JACK-Client's private parts (its cffi module ``_ffi`` and
+    the ``_ptr`` of a :class:`jack.Client` or :class:`jack.Port`): the C
+    engine needs libjack's own handles, which JACK-Client does not publish.
+    Checked present in JACK-Client 0.5.2 to 0.5.7 (pyproject pins that
+    range); a release without them fails here, with words, rather than deep
+    in the engine.
+    """
+    ffi_ = getattr(jack, "_ffi", None)
+    ptr = getattr(obj, "_ptr", None)
+    if ffi_ is None or ptr is None:
+        raise RuntimeError(
+            f"JACK-Client {getattr(jack, '__version__', '?')} has no "
+            f"{'jack._ffi' if ffi_ is None else type(obj).__name__ + '._ptr'}: asiojack needs "
+            "libjack's handles from it; install a JACK-Client version that pyproject.toml allows")
+    return int(ffi_.cast("uintptr_t", ptr))
+
+
+def jack_client_rt_priority(client: jack.Client) -> int:
+    """SCHED_FIFO priority JACK gives ``client``'s process thread, -1 if not real-time."""
+    return int(lib.asiojack_client_rt_priority(_jack_address(client)))
 
 
 class Session:
@@ -139,11 +159,10 @@ class Session:
                 return jack.Client(name, use_exact_name=True, no_start_server=True)
             except jack.JackOpenError as err:
                 last_error = err
-                status = err.args[1] if len(err.args) > 1 else None
                 # With an exact name, jackd answers a clash with "server
                 # error" (or "name not unique"): only those are worth
                 # another name; "server failed" means no JACK at all.
-                clash = status is not None and (status.name_not_unique or status.server_error)
+                clash = err.status.name_not_unique or err.status.server_error
                 if not clash:
                     break
         raise SessionError(lib.ASIOJACK_ERR_JACK,
@@ -176,7 +195,7 @@ class Session:
         assert self.client is not None
         self.shm.sample_rate = self.client.samplerate
         self.shm.jack_buffer_frames = self.client.blocksize
-        self.shm.jack_rt_priority = lib.asiojack_client_rt_priority(_jack_address(self.client))
+        self.shm.jack_rt_priority = jack_client_rt_priority(self.client)
         self.apply_config(self.config)
         if self.config.buffer_size == "host":
             self.shm.buffer_mode = lib.ASIOJACK_BUFFER_HOST
