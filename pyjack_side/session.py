@@ -125,7 +125,7 @@ class Session:
         self.jack_gone = False
         self.opened = False       # fully set up: only then are routes worth saving
         self.xruns = 0
-        self.on_event: Callable[[int, int], None] | None = None
+        self.on_event: Callable[[int], None] | None = None
         # A buffer size this session asked JACK for: its own change is no
         # news to its host.  Set and read under _blocksize_lock.
         self._asked_frames = 0
@@ -133,7 +133,7 @@ class Session:
 
     # ------------------------------------------------------------------ open
     def open(self, wanted_name: str, n_inputs: int, n_outputs: int,
-             on_event: Callable[[int, int], None]) -> None:
+             on_event: Callable[[int], None]) -> None:
         """Open the JACK client, map the segment, install the engine, activate."""
         self.on_event = on_event
         try:
@@ -314,11 +314,11 @@ class Session:
     # --------------------------------------------------- JACK notifications
     # These run on JACK's notification thread: they only touch plain words
     # of the segment and hand the rest to the server through on_event.
-    def _raise(self, bits: int, value: int) -> None:
+    def _raise(self, bits: int) -> None:
         if self._view is not None:
             lib.asiojack_shm_raise_event(self._view, bits)
         if self.on_event is not None:
-            self.on_event(bits, value)
+            self.on_event(bits)
 
     def _blocksize_changed(self, blocksize: int) -> None:
         if self.shm is None or self.shm.jack_buffer_frames == blocksize:
@@ -330,13 +330,13 @@ class Session:
             asked = self._asked_frames == blocksize
             self._blocksize_lock.notify_all()
         if not asked:
-            self._raise(lib.ASIOJACK_EVENT_BUFFER_SIZE, blocksize)
+            self._raise(lib.ASIOJACK_EVENT_BUFFER_SIZE)
 
     def _samplerate_changed(self, samplerate: int) -> None:
         if self.shm is None or self.shm.sample_rate == samplerate:
             return
         self.shm.sample_rate = samplerate
-        self._raise(lib.ASIOJACK_EVENT_SAMPLE_RATE, samplerate)
+        self._raise(lib.ASIOJACK_EVENT_SAMPLE_RATE)
 
     def _graph_changed(self) -> None:
         # Latencies are the engine's latency callback's business: JACK has
@@ -352,7 +352,7 @@ class Session:
         if self.shm is not None:
             lib.asiojack_set_running(self.shm, 0)
         log.warning("JACK shut down session %s: %s", self.session_id, reason)
-        self._raise(lib.ASIOJACK_EVENT_JACK_GONE, 0)
+        self._raise(lib.ASIOJACK_EVENT_JACK_GONE)
 
     # ------------------------------------------------------------- requests
     def apply_config(self, config: Config) -> None:
@@ -443,7 +443,7 @@ class Session:
 
     def raise_reset(self) -> None:
         """Ask the host to re-create its buffers (configuration changed)."""
-        self._raise(lib.ASIOJACK_EVENT_RESET, 0)
+        self._raise(lib.ASIOJACK_EVENT_RESET)
 
     def dispose_buffers(self) -> None:
         """Forget the host's buffers (stopping first if needed)."""

@@ -281,7 +281,6 @@ class Segment:
         from pyjack_side.abi import ffi
 
         path = Path("/dev/shm") / shm_name.lstrip("/")
-        self.path = path
         fd = os.open(path, os.O_RDONLY)
         try:
             self._map = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
