@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""pytest fixtures over the real parts in harness.py."""
+"""pytest fixtures over the real parts in asiojack_rig (tools/asiojack_rig/harness.py)."""
 
 from __future__ import annotations
 
