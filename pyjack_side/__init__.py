@@ -7,4 +7,11 @@ audio itself never passes through Python: each session's JACK process
 callback is the C engine in :mod:`pyjack_side._engine`.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    # One version source: meson.build's project version, which meson-python
+    # writes into the installed distribution's metadata.
+    __version__ = version("asiojack")
+except PackageNotFoundError:  # imported from a source tree that is not installed
+    __version__ = "0+unknown"

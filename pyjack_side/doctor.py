@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import socket
@@ -14,8 +15,9 @@ from pathlib import Path
 from pyjack_side import wine
 from pyjack_side.paths import socket_path
 
-#: priority the driver asks for its callback thread (below JACK's usual 70-95)
-DRIVER_RT_PRIORITY = 60
+#: what winedll/unix/rt.c uses when $ASIOJACK_RT_PRIORITY asks for real-time
+#: without a number (only consulted when JACK itself is not real-time)
+RT_DEFAULT_PRIORITY = 70
 
 
 @dataclass
@@ -129,30 +131,108 @@ def check_server() -> Check:
                  + payload[8:].split(b"\0")[0].decode(errors="replace"))
 
 
+def _server_log_lines() -> list[str]:
+    try:
+        return (socket_path().parent / "server.log").read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+
+
 def last_rt_refusal() -> str | None:
     """The server log's latest word on a driver thread refused real-time."""
-    try:
-        lines = (socket_path().parent / "server.log").read_text(errors="replace").splitlines()
-    except OSError:
-        return None
-    refusals = [line for line in lines if "without real-time priority" in line]
+    refusals = [line for line in _server_log_lines() if "without real-time priority" in line]
     return refusals[-1].split(": ", 2)[-1] if refusals else None
 
 
+def last_driver_rt_priority() -> int | None:
+    """SCHED_FIFO priority the driver's thread got in the last session that streamed.
+
+    The driver writes it into the segment (``peer_rt_priority``, 0 = none) and
+    the server logs it when the session closes.  None: no such session logged.
+    """
+    got = None
+    for line in _server_log_lines():
+        if "closing session " not in line:
+            continue
+        try:
+            counters = json.loads(line.split("closing session ", 1)[1].split(" ", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        if isinstance(counters, dict) and counters.get("cycles"):
+            got = int(counters.get("peer_rt_priority", 0))
+    return got
+
+
+def jack_thread_priority() -> int | None:
+    """SCHED_FIFO priority JACK gives its clients' threads; -1: not real-time; None: no JACK."""
+    import jack
+
+    from pyjack_side.session import jack_client_rt_priority
+
+    try:
+        client = jack.Client("asiojack-doctor", no_start_server=True)
+    except jack.JackError:
+        return None
+    try:
+        return jack_client_rt_priority(client)
+    finally:
+        client.close()
+
+
+def driver_rt_priority(jack_priority: int, env_value: str | None) -> int:
+    """SCHED_FIFO priority the driver's callback thread asks for; 0: none.
+
+    As winedll/pe/callback.c and winedll/unix/rt.c decide it: one below the
+    session's JACK thread (which waits for it), none when JACK is not
+    real-time unless ``$ASIOJACK_RT_PRIORITY`` (``env_value``) asks for some
+    (a number, 0 or less = none; anything else = 70).
+    """
+    if jack_priority >= 1:
+        return min(max(jack_priority - 1, 1), 99)
+    if env_value is None:
+        return 0
+    try:
+        wanted = int(env_value)
+    except ValueError:
+        return RT_DEFAULT_PRIORITY
+    return 0 if wanted <= 0 else min(wanted, 99)
+
+
 def check_realtime() -> Check:
-    """The driver's callback thread may use SCHED_FIFO."""
+    """The driver's callback thread may use the SCHED_FIFO priority it will ask for."""
     refusal = last_rt_refusal()
     if refusal:
         return Check("real-time", False, f"last session: {refusal}")
+    got = last_driver_rt_priority()
+    last = "" if got is None else (
+        f"; the last session's audio thread ran at SCHED_FIFO {got}" if got > 0
+        else "; the last session's audio thread ran without real-time priority")
+    jack_priority = jack_thread_priority()
+    env_value = os.environ.get("ASIOJACK_RT_PRIORITY")
+    if jack_priority is None:
+        need = None
+        wanted = "one below JACK's thread (JACK is not running, so not known yet)"
+    else:
+        need = driver_rt_priority(jack_priority, env_value)
+        if need == 0:
+            why = ("JACK runs without real-time scheduling" if jack_priority < 1
+                   and env_value is None else "ASIOJACK_RT_PRIORITY disables it")
+            return Check("real-time", True,
+                         f"{why}, so the driver's audio thread asks for none{last}")
+        wanted = (f"{need} (one below JACK's thread, {jack_priority})" if jack_priority >= 1
+                  else f"{need} (ASIOJACK_RT_PRIORITY)")
     soft, _ = resource.getrlimit(resource.RLIMIT_RTPRIO)
     if os.geteuid() == 0:
-        return Check("real-time", True, "running as root: SCHED_FIFO allowed")
-    if soft == resource.RLIM_INFINITY or soft >= DRIVER_RT_PRIORITY:
-        return Check("real-time", True, f"RLIMIT_RTPRIO {soft}: SCHED_FIFO allowed")
+        return Check("real-time", True,
+                     f"running as root: SCHED_FIFO {wanted} allowed{last}")
+    if soft == resource.RLIM_INFINITY or (need is not None and soft >= need):
+        return Check("real-time", True,
+                     f"RLIMIT_RTPRIO {soft}: SCHED_FIFO {wanted} allowed{last}")
     return Check("real-time", None,
-                 f"RLIMIT_RTPRIO is {soft}: the host's audio thread cannot get SCHED_FIFO "
-                 f"{DRIVER_RT_PRIORITY}, so it may miss deadlines under load. Add your user to "
-                 "the 'audio' group with rtprio 95 in /etc/security/limits.d/ and log in again.")
+                 f"RLIMIT_RTPRIO is {soft}: the host's audio thread asks for SCHED_FIFO "
+                 f"{wanted} and may not get it, so it may miss deadlines under load{last}. "
+                 "Add your user to the 'audio' group with rtprio 95 in "
+                 "/etc/security/limits.d/ and log in again.")
 
 
 def run(prefix: Path) -> list[Check]:

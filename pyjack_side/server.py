@@ -184,7 +184,7 @@ class Connection:
         session = Session(self.server.next_session_id(), config)
         loop = asyncio.get_running_loop()
 
-        def on_event(bits: int, value: int) -> None:
+        def on_event(bits: int) -> None:
             # JACK's notification thread: the driver already has the event
             # in its segment; the server acts on JACK going away.
             if bits & lib.ASIOJACK_EVENT_JACK_GONE:

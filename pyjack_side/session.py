@@ -80,8 +80,28 @@ def alive(pid: int) -> bool:
 
 
 def _jack_address(obj: Any) -> int:
-    """Address of a JACK-Client object's C pointer, for the engine."""
-    return int(jack._ffi.cast("uintptr_t", obj._ptr))
+    """Address of a JACK-Client object's C pointer, for the engine.
+
+    The only use of JACK-Client's private parts (its cffi module ``_ffi`` and
+    the ``_ptr`` of a :class:`jack.Client` or :class:`jack.Port`): the C
+    engine needs libjack's own handles, which JACK-Client does not publish.
+    Checked present in JACK-Client 0.5.2 to 0.5.7 (pyproject pins that
+    range); a release without them fails here, with words, rather than deep
+    in the engine.
+    """
+    ffi_ = getattr(jack, "_ffi", None)
+    ptr = getattr(obj, "_ptr", None)
+    if ffi_ is None or ptr is None:
+        raise RuntimeError(
+            f"JACK-Client {getattr(jack, '__version__', '?')} has no "
+            f"{'jack._ffi' if ffi_ is None else type(obj).__name__ + '._ptr'}: asiojack needs "
+            "libjack's handles from it; install a JACK-Client version that pyproject.toml allows")
+    return int(ffi_.cast("uintptr_t", ptr))
+
+
+def jack_client_rt_priority(client: jack.Client) -> int:
+    """SCHED_FIFO priority JACK gives ``client``'s process thread, -1 if not real-time."""
+    return int(lib.asiojack_client_rt_priority(_jack_address(client)))
 
 
 class Session:
@@ -105,7 +125,7 @@ class Session:
         self.jack_gone = False
         self.opened = False       # fully set up: only then are routes worth saving
         self.xruns = 0
-        self.on_event: Callable[[int, int], None] | None = None
+        self.on_event: Callable[[int], None] | None = None
         # A buffer size this session asked JACK for: its own change is no
         # news to its host.  Set and read under _blocksize_lock.
         self._asked_frames = 0
@@ -113,7 +133,7 @@ class Session:
 
     # ------------------------------------------------------------------ open
     def open(self, wanted_name: str, n_inputs: int, n_outputs: int,
-             on_event: Callable[[int, int], None]) -> None:
+             on_event: Callable[[int], None]) -> None:
         """Open the JACK client, map the segment, install the engine, activate."""
         self.on_event = on_event
         try:
@@ -139,11 +159,10 @@ class Session:
                 return jack.Client(name, use_exact_name=True, no_start_server=True)
             except jack.JackOpenError as err:
                 last_error = err
-                status = err.args[1] if len(err.args) > 1 else None
                 # With an exact name, jackd answers a clash with "server
                 # error" (or "name not unique"): only those are worth
                 # another name; "server failed" means no JACK at all.
-                clash = status is not None and (status.name_not_unique or status.server_error)
+                clash = err.status.name_not_unique or err.status.server_error
                 if not clash:
                     break
         raise SessionError(lib.ASIOJACK_ERR_JACK,
@@ -176,7 +195,7 @@ class Session:
         assert self.client is not None
         self.shm.sample_rate = self.client.samplerate
         self.shm.jack_buffer_frames = self.client.blocksize
-        self.shm.jack_rt_priority = lib.asiojack_client_rt_priority(_jack_address(self.client))
+        self.shm.jack_rt_priority = jack_client_rt_priority(self.client)
         self.apply_config(self.config)
         if self.config.buffer_size == "host":
             self.shm.buffer_mode = lib.ASIOJACK_BUFFER_HOST
@@ -295,11 +314,11 @@ class Session:
     # --------------------------------------------------- JACK notifications
     # These run on JACK's notification thread: they only touch plain words
     # of the segment and hand the rest to the server through on_event.
-    def _raise(self, bits: int, value: int) -> None:
+    def _raise(self, bits: int) -> None:
         if self._view is not None:
             lib.asiojack_shm_raise_event(self._view, bits)
         if self.on_event is not None:
-            self.on_event(bits, value)
+            self.on_event(bits)
 
     def _blocksize_changed(self, blocksize: int) -> None:
         if self.shm is None or self.shm.jack_buffer_frames == blocksize:
@@ -311,13 +330,13 @@ class Session:
             asked = self._asked_frames == blocksize
             self._blocksize_lock.notify_all()
         if not asked:
-            self._raise(lib.ASIOJACK_EVENT_BUFFER_SIZE, blocksize)
+            self._raise(lib.ASIOJACK_EVENT_BUFFER_SIZE)
 
     def _samplerate_changed(self, samplerate: int) -> None:
         if self.shm is None or self.shm.sample_rate == samplerate:
             return
         self.shm.sample_rate = samplerate
-        self._raise(lib.ASIOJACK_EVENT_SAMPLE_RATE, samplerate)
+        self._raise(lib.ASIOJACK_EVENT_SAMPLE_RATE)
 
     def _graph_changed(self) -> None:
         # Latencies are the engine's latency callback's business: JACK has
@@ -333,7 +352,7 @@ class Session:
         if self.shm is not None:
             lib.asiojack_set_running(self.shm, 0)
         log.warning("JACK shut down session %s: %s", self.session_id, reason)
-        self._raise(lib.ASIOJACK_EVENT_JACK_GONE, 0)
+        self._raise(lib.ASIOJACK_EVENT_JACK_GONE)
 
     # ------------------------------------------------------------- requests
     def apply_config(self, config: Config) -> None:
@@ -424,7 +443,7 @@ class Session:
 
     def raise_reset(self) -> None:
         """Ask the host to re-create its buffers (configuration changed)."""
-        self._raise(lib.ASIOJACK_EVENT_RESET, 0)
+        self._raise(lib.ASIOJACK_EVENT_RESET)
 
     def dispose_buffers(self) -> None:
         """Forget the host's buffers (stopping first if needed)."""

@@ -22,12 +22,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+# The rig lives in tools/ (not installed); tools/ holds no pyjack_side to
+# shadow the installed package.
+sys.path.insert(0, str(ROOT / "tools"))
 
 import jack  # noqa: E402
-from harness import start_jackd  # noqa: E402
-from probe import LoopProbe  # noqa: E402
-from winehost import (  # noqa: E402
+
+from asiojack_rig.harness import start_jackd  # noqa: E402
+from asiojack_rig.probe import LoopProbe  # noqa: E402
+from asiojack_rig.winehost import (  # noqa: E402
     build_pahost,
     parse_host_output,
     portaudio_dll,

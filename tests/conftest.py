@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""pytest fixtures over the real parts in harness.py."""
+"""pytest fixtures over the real parts in asiojack_rig (tools/asiojack_rig/harness.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import (  # noqa: F401  (re-exported for the test modules)
+
+from asiojack_rig.harness import (  # noqa: F401  (re-exported for the test modules)
     BRIDGE,
     ROOT,
     AsiojackServer,

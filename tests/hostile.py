@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import Jackd, start_jackd, wait_for
-from winehost import ROOT, wine_loader
+from asiojack_rig.harness import Jackd, start_jackd, wait_for
+from asiojack_rig.winehost import ROOT, wine_loader
 
 Event = dict[str, Any]
 

@@ -27,7 +27,6 @@ from pathlib import Path
 import jack
 import numpy as np
 import pytest
-from harness import AsiojackServer, Jackd, start_jackd, start_server, wait_for
 from hostile import (
     ASE_INVALID_PARAMETER,
     ASE_NOT_PRESENT,
@@ -46,8 +45,10 @@ from hostile import (
     jack_period,
     restart_jackd,
 )
-from probe import SCALE, LoopProbe
-from winehost import WinePrefix, make_prefix, parse_host_output, wine_loader
+
+from asiojack_rig.harness import AsiojackServer, Jackd, start_jackd, start_server, wait_for
+from asiojack_rig.probe import SCALE, LoopProbe
+from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output, wine_loader
 
 CONFIG = "inputs = 4\noutputs = 4\ndeadline = 0.9\n"
 

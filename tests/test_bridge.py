@@ -19,7 +19,8 @@ from conftest import (
     start_server,
     wait_for,
 )
-from probe import LoopProbe
+
+from asiojack_rig.probe import LoopProbe
 
 
 def wire(probe: LoopProbe, client_name: str, channel: int = 1) -> None:
@@ -185,6 +186,21 @@ def test_jack_client_name_is_unique_even_against_foreign_clients(
         assert peer.finish()["returncode"] == 0
     finally:
         squatter.close()
+
+
+def test_jack_handles_come_from_one_place_that_names_what_is_missing(jackd256: Jackd) -> None:
+    from pyjack_side.session import _jack_address, jack_client_rt_priority
+
+    client = jackd256.client("handles")
+    try:
+        assert _jack_address(client) != 0
+        assert _jack_address(client.outports.register("out")) != 0
+        assert jack_client_rt_priority(client) == -1  # this jackd runs --no-realtime
+    finally:
+        client.close()
+    # A JACK-Client without the private handle fails with words, not deep in C.
+    with pytest.raises(RuntimeError, match=r"has no object\._ptr"):
+        _jack_address(object())
 
 
 def test_segments_of_dead_servers_are_swept(jackd256: Jackd, tmp_path: Path) -> None:

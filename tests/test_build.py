@@ -4,14 +4,20 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
+import tomllib
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
+import pyjack_side
 from pyjack_side.wine import packaged_driver_dir
+
+ROOT = Path(__file__).resolve().parent.parent
 
 BUILTIN_MARK = b"Wine builtin DLL"
 PE_MACHINES = {"x86_64-windows": 0x8664, "i386-windows": 0x14C}
@@ -64,3 +70,19 @@ def test_unix_half_exports_only_the_call_table(arch: str) -> None:
     needed = subprocess.run(["objdump", "-p", str(so)], capture_output=True, text=True,
                             check=True).stdout
     assert "libjack" not in needed, "the Wine process must never load libjack"
+
+
+def test_one_version_source() -> None:
+    """meson.build's project version is the one pyproject, the package and the command give."""
+    meson = re.search(r"project\('asiojack'.*?version:\s*'([^']+)'",
+                      (ROOT / "meson.build").read_text(), re.S)
+    assert meson, "no project version in meson.build"
+    expected = meson.group(1)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    assert version("asiojack") == expected
+    assert pyjack_side.__version__ == expected
+    command = shutil.which("asiojack")
+    assert command, "the asiojack command is not installed"
+    shown = subprocess.run([command, "--version"], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == f"asiojack {expected}"

@@ -25,9 +25,9 @@ from conftest import (
     start_server,
     wait_for,
 )
-from probe import SCALE, LoopProbe
 from rawclient import RawClient
 
+from asiojack_rig.probe import SCALE, LoopProbe
 from pyjack_side.abi import ffi, lib
 from pyjack_side.protocol import new
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 from conftest import AsiojackServer, Jackd, start_jackd, start_server, wait_for
-from probe import LoopProbe
-from winehost import ROOT, WinePrefix, make_prefix, parse_host_output, wine_loader
+
+from asiojack_rig.probe import LoopProbe
+from asiojack_rig.winehost import ROOT, WinePrefix, make_prefix, parse_host_output, wine_loader
 
 CONFIG = "inputs = 6\noutputs = 4\ndeadline = 0.9\n"
 
@@ -233,7 +234,7 @@ def test_asiocheck_conformance(prefix: WinePrefix, server: AsiojackServer,
     exe = tmp_path / "asiocheck.exe"
     subprocess.run(["x86_64-w64-mingw32-gcc", "-std=c11", "-O2", "-Wall", "-Wextra",
                     str(ROOT / "tests/host/asiocheck.c"), "-o", str(exe), "-lole32"], check=True)
-    from winehost import wine_loader
+    from asiojack_rig.winehost import wine_loader
     r = subprocess.run([wine_loader(), str(exe)], env=host_env(prefix, server),
                        capture_output=True, text=True, timeout=120)
     result = parse_host_output(r.returncode, r.stdout, r.stderr)
@@ -273,6 +274,9 @@ def test_doctor_on_a_registered_prefix(prefix: WinePrefix, server: AsiojackServe
                  "asiojack server", "real-time"):
         assert any(line.startswith("[ok  ] " + name + ":") for line in lines), (name, lines)
     assert "48000 Hz, 256 frames" in r.stdout
+    # This jackd runs --no-realtime: the driver's thread asks for no SCHED_FIFO either.
+    assert ("[ok  ] real-time: JACK runs without real-time scheduling, so the driver's audio "
+            "thread asks for none") in r.stdout, r.stdout
 
 
 def test_doctor_names_what_is_wrong(prefix: WinePrefix, tmp_path: Path) -> None:
@@ -312,6 +316,8 @@ def test_callback_thread_runs_just_below_jacks_realtime_thread(prefix: WinePrefi
                           env=host_env(prefix, server))
         assert out.result.get("result") == "ok", out
         wait_for(lambda: "closing session" in server.log_text(), 5, "the session to close")
+        doctor = asiojack_cli("doctor", "--prefix", str(prefix.path),
+                              env=host_env(prefix, server), cwd=tmp_path)
     finally:
         server.stop()
         jackd.stop()
@@ -323,6 +329,10 @@ def test_callback_thread_runs_just_below_jacks_realtime_thread(prefix: WinePrefi
     assert jack_prio > 1
     assert streamed[-1]["peer_rt_priority"] == jack_prio - 1, (streamed, jack_prio)
     assert streamed[-1]["peer_rt_errno"] == 0
+    # The doctor tells the priority the driver asks for and the one it got.
+    assert (f"[ok  ] real-time: running as root: SCHED_FIFO {jack_prio - 1} (one below JACK's "
+            f"thread, {jack_prio}) allowed; the last session's audio thread ran at SCHED_FIFO "
+            f"{jack_prio - 1}") in doctor.stdout, doctor.stdout
 
 
 def test_a_thread_refused_realtime_is_reported(prefix: WinePrefix, tmp_path: Path) -> None:

@@ -13,17 +13,21 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import jack
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BRIDGE = ROOT / "bridge"
 _names = itertools.count(1)
+T = TypeVar("T")
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.02):  # noqa: ANN001
+def wait_for(predicate: Callable[[], T], timeout: float, what: str,
+             interval: float = 0.02) -> T:
     """Poll ``predicate`` until it returns something true; fail after ``timeout`` s."""
     end = time.monotonic() + timeout
     while True:
@@ -51,6 +55,7 @@ class Jackd:
         return jack.Client(name, servername=self.name, no_start_server=True)
 
     def stop(self) -> None:
+        """Stop jackd (terminate, then kill if it hangs)."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -81,7 +86,7 @@ NAME_LOCK_DIR = Path("/tmp/asiojack-test-jackd-names")
 
 
 def _reserve_name(name: str) -> int:
-    """flock the name's lock file; -1 if another process holds it."""
+    """Take a flock on the name's lock file; -1 if another process holds it."""
     import fcntl
 
     NAME_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
@@ -163,12 +168,15 @@ class AsiojackServer:
 
     @property
     def socket(self) -> Path:
+        """The server's control socket."""
         return self.runtime / "control.sock"
 
     def log_text(self) -> str:
+        """What the server logged so far."""
         return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
+        """Kill the peers started against this server, then stop the server."""
         for peer in self.peers:
             if peer.poll() is None:
                 peer.kill()
@@ -183,6 +191,7 @@ class AsiojackServer:
 
 
 def server_env(jackd: Jackd, runtime: Path, config: Path) -> dict[str, str]:
+    """The environment of a server bound to ``jackd`` with its own dirs."""
     env = dict(os.environ)
     env.update(JACK_DEFAULT_SERVER=jackd.name, ASIOJACK_RUNTIME_DIR=str(runtime),
                ASIOJACK_CONFIG=str(config), ASIOJACK_STATE_DIR=str(runtime.parent / "state"),
@@ -237,6 +246,7 @@ class Peer:
     shm_name: str
 
     def finish(self, timeout: float = 30) -> dict[str, object]:
+        """Wait for the peer to exit; its last JSON line plus ``returncode``."""
         import json
 
         out, _ = self.proc.communicate(timeout=timeout)
@@ -265,12 +275,12 @@ class Segment:
     """Read-only view of a session's shared memory, for its counters."""
 
     def __init__(self, shm_name: str) -> None:
+        """Map the segment ``shm_name`` (as the peer printed it) read-only."""
         import mmap
 
         from pyjack_side.abi import ffi
 
         path = Path("/dev/shm") / shm_name.lstrip("/")
-        self.path = path
         fd = os.open(path, os.O_RDONLY)
         try:
             self._map = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
@@ -279,7 +289,9 @@ class Segment:
         self.shm = ffi.from_buffer("struct asiojack_shm *", self._map)
 
     def __getattr__(self, name: str) -> int:
+        """A counter or word of the segment, by its field name."""
         return int(getattr(self.shm, name))
 
     def wait_histogram(self) -> list[int]:
+        """The engine's histogram of waits for the peer, per bucket."""
         return [int(v) for v in self.shm.wait_histogram]

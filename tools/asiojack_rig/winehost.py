@@ -20,12 +20,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PA_DLL = "libportaudio64bit-asio.dll"
 WINE64 = "/usr/lib/wine/wine64"
 
 
 def cache_dir() -> Path:
+    """Where downloads are cached, outside the repository (created if missing)."""
     base = os.environ.get("ASIOJACK_TEST_CACHE") or str(Path.home() / ".cache" / "asiojack-tests")
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
@@ -53,6 +54,7 @@ def portaudio_dll() -> Path:
 
 
 def build_pahost(out_dir: Path) -> Path:
+    """Build tests/host/pahost.c with MinGW into ``out_dir``."""
     exe = out_dir / "pahost.exe"
     subprocess.run(["x86_64-w64-mingw32-gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
                     str(ROOT / "tests" / "host" / "pahost.c"), "-o", str(exe)], check=True)
@@ -60,6 +62,7 @@ def build_pahost(out_dir: Path) -> Path:
 
 
 def wine_loader() -> str:
+    """The 64-bit Wine loader to run programs with."""
     # Debian's `wine` wrapper complains about a missing wine32; wine64 doesn't.
     return WINE64 if os.path.exists(WINE64) else (shutil.which("wine64") or "wine")
 
@@ -74,6 +77,7 @@ class HostResult:
     stderr: str
 
     def devices(self) -> list[dict[str, object]]:
+        """The devices pahost listed."""
         return [e for e in self.events if e.get("event") == "device"]
 
 
@@ -87,6 +91,7 @@ class WinePrefix:
     portaudio: Path
 
     def run_env(self, extra: dict[str, str]) -> dict[str, str]:
+        """The prefix's environment with ``extra`` added."""
         env = dict(self.env)
         env.update(extra)
         return env
@@ -98,12 +103,14 @@ class WinePrefix:
         return parse_host_output(proc.returncode, proc.stdout, proc.stderr)
 
     def popen_host(self, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+        """Start pahost with ``args`` under ``env``; text pipes for its output."""
         cmd = [wine_loader(), str(self.pahost), str(self.portaudio), *args]
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
 
 
 def parse_host_output(returncode: int, stdout: str, stderr: str) -> HostResult:
+    """Split pahost's output into its JSON events and its result line."""
     events = []
     for line in stdout.splitlines():
         line = line.strip()

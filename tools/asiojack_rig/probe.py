@@ -21,6 +21,8 @@ SCALE = np.float64(2.0**-24)
 
 @dataclass
 class Analysis:
+    """What came back during a recording, cycle by cycle."""
+
     blocks: int            # recorded cycles
     audible: int           # cycles that carried the signal
     silent: int            # cycles of pure silence
@@ -45,6 +47,7 @@ class LoopProbe:
     """Send on ``<name>:send``, record ``<name>:recv`` while :attr:`recording`."""
 
     def __init__(self, client: jack.Client, capacity_seconds: float = 20.0) -> None:
+        """Register ``send``/``recv`` on ``client`` and activate it."""
         self.client = client
         self.frames = client.blocksize
         self.send = client.outports.register("send")
@@ -92,6 +95,7 @@ class LoopProbe:
         return self.analyse()
 
     def analyse(self, start: int = 0, stop: int | None = None) -> Analysis:
+        """Analyse recorded cycles ``start`` to ``stop`` (default: all recorded)."""
         data = self.data[start:stop if stop is not None else self.count]
         times = self.times[start:stop if stop is not None else self.count]
         audible_mask = data.any(axis=1)
@@ -112,5 +116,6 @@ class LoopProbe:
                         usual=usual, xruns=self.xruns)
 
     def close(self) -> None:
+        """Deactivate and close the JACK client."""
         self.client.deactivate()
         self.client.close()
