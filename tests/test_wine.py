@@ -44,6 +44,15 @@ def host_env(prefix: WinePrefix, server: AsiojackServer) -> dict[str, str]:
                            "ASIOJACK_CONFIG": str(server.config)})
 
 
+def in_prefix(pid: int, prefix: WinePrefix) -> bool:
+    """Whether process ``pid`` runs in ``prefix`` (its WINEPREFIX)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"WINEPREFIX={prefix.path}".encode() in environ
+
+
 def session_ports(jackd: Jackd, client: str) -> list[str]:
     watcher = jackd.client("watch")
     try:
@@ -181,8 +190,11 @@ def test_twenty_open_close_cycles_leave_nothing_behind(prefix: WinePrefix,
     assert shm_segments(server) == []
     wait_for(lambda: len(os.listdir(f"/proc/{server.proc.pid}/task")) <= threads_before + 1,
              5, "the server's threads to settle")
+    # Only this prefix's: other test runs on the machine may run pahost too.
     leftover = subprocess.run(["pgrep", "-f", "pahost.exe"], capture_output=True, text=True)
-    assert leftover.stdout.strip() == ""
+    mine = [pid for pid in leftover.stdout.split()
+            if in_prefix(int(pid), prefix)]
+    assert mine == []
     assert server.proc.poll() is None
 
 
