@@ -169,6 +169,10 @@ def test_stream_round_trip_is_one_period_and_bit_exact(
         # no JACK library at all.
         pid = wine_program_pid(host.pid, prefix.pahost.name)
         assert pid is not None, "the Wine process of the host"
+        if prefix.config.container:
+            assert os.readlink(f"/proc/{pid}/root") == str(trixie_root())
+        same_pidns = os.readlink(f"/proc/{pid}/ns/pid") == os.readlink("/proc/self/ns/pid")
+        assert same_pidns != prefix.config.pidns
         maps = mapped_files(pid)
         arch = "x86_64-unix" if prefix.config.bits == 64 else "i386-unix"
         assert any(m.endswith(f"/{arch}/asiojack.so") for m in maps), sorted(maps)
