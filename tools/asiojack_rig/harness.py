@@ -199,14 +199,19 @@ def server_env(jackd: Jackd, runtime: Path, config: Path) -> dict[str, str]:
     return env
 
 
-def start_server(tmp: Path, jackd: Jackd, config_text: str = "") -> AsiojackServer:
-    """Start the asiojack server with a private runtime dir and config file."""
+def start_server(tmp: Path, jackd: Jackd, config_text: str = "",
+                 extra_env: dict[str, str] | None = None) -> AsiojackServer:
+    """Start the asiojack server with a private runtime dir and config file.
+
+    ``extra_env`` is added to its environment (e.g. to load another libjack).
+    """
     base = tmp / f"asiojack-{next(_names)}"
     base.mkdir()
     runtime = base / "run"
     config = base / "config.toml"
     config.write_text(config_text or "inputs = 4\noutputs = 4\ndeadline = 0.9\n")
     env = server_env(jackd, runtime, config)
+    env.update(extra_env or {})
     # Where an auto-started server logs, so `asiojack doctor` finds it too.
     runtime.mkdir(mode=0o700)
     log = runtime / "server.log"
