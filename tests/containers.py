@@ -26,7 +26,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from winehost import ROOT, WINE64, HostResult, cache_dir, parse_host_output, portaudio_dll
+from asiojack_rig.winehost import (
+    ROOT,
+    WINE64,
+    HostResult,
+    cache_dir,
+    parse_host_output,
+    portaudio_dll,
+)
 
 TRIXIE_RECIPE = "1"   # keep in step with RECIPE in scripts/make-trixie-root
 WINE32 = "/usr/lib/wine/wine"

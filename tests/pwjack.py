@@ -61,8 +61,12 @@ class PipeWire:
 
     def probe(self, into: str, back: str, seconds: float) -> dict[str, object]:
         """Round trip and bit-exactness of a numbered signal sent into ``into``."""
+        # A fresh interpreter: the rig package is found the way pytest finds it.
+        env = self.env()
+        rig = str(Path(__file__).resolve().parent.parent / "tools")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (rig, env.get("PYTHONPATH", "")) if p)
         r = subprocess.run([sys.executable, __file__, "probe", into, back, str(seconds)],
-                           env=self.env(), capture_output=True, text=True,
+                           env=env, capture_output=True, text=True,
                            timeout=seconds + 30)
         assert r.returncode == 0, r.stderr[-3000:]
         result: dict[str, object] = json.loads(r.stdout.splitlines()[-1])
@@ -95,7 +99,7 @@ def private_config(quantum: int) -> str:
 
 def start_pipewire(tmp: Path, quantum: int) -> PipeWire:
     """Start a private PipeWire at ``quantum`` frames and wait until JACK clients connect."""
-    from harness import wait_for
+    from asiojack_rig.harness import wait_for
 
     runtime = tmp / "pw-run"
     runtime.mkdir(mode=0o700)
@@ -126,7 +130,8 @@ def start_pipewire(tmp: Path, quantum: int) -> PipeWire:
 
 def _probe_main(into: str, back: str, seconds: float) -> None:
     import jack
-    from probe import LoopProbe
+
+    from asiojack_rig.probe import LoopProbe
 
     client = jack.Client("probe", no_start_server=True)
     probe = LoopProbe(client)

@@ -37,8 +37,9 @@ from containers import (
     trixie_root,
     wine_program_pid,
 )
-from harness import AsiojackServer, Jackd, start_server, wait_for
-from probe import LoopProbe
+
+from asiojack_rig.harness import AsiojackServer, Jackd, start_server, wait_for
+from asiojack_rig.probe import LoopProbe
 
 CONFIG = "inputs = 6\noutputs = 4\ndeadline = 0.9\n"
 
