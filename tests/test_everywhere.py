@@ -127,7 +127,7 @@ def start_streaming_host(prefix: ConfigPrefix, server: AsiojackServer,
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, object]:
-    from winehost import parse_host_output
+    from asiojack_rig.winehost import parse_host_output
     out, err = proc.communicate(timeout=timeout)
     return parse_host_output(proc.returncode, out, err).result
 
