@@ -79,6 +79,11 @@ static void deliver_events(struct asiojack_driver *d, uint32_t events)
         message(kAsioResetRequest, 0, NULL, NULL);
     else if ((events & ASIOJACK_EVENT_LATENCY) && d->latency_messages)
         message(kAsioLatenciesChanged, 0, NULL, NULL);
+    /* The engine played a cycle as silence because this thread's answer
+     * came too late: a host that asked to hear of it can show it (or grow
+     * its buffer). */
+    if ((events & ASIOJACK_EVENT_OVERLOAD) && d->overload_messages)
+        message(kAsioOverload, 0, NULL, NULL);
 }
 
 /* What the host understands, asked here rather than in createBuffers so
@@ -89,6 +94,7 @@ static void ask_host(struct asiojack_driver *d)
     d->time_info = FALSE;
     d->latency_messages = FALSE;
     d->size_messages = FALSE;
+    d->overload_messages = FALSE;
     if (message) {
         d->time_info = d->callbacks.bufferSwitchTimeInfo &&
                        message(kAsioSupportsTimeInfo, 0, NULL, NULL) == 1;
@@ -96,6 +102,8 @@ static void ask_host(struct asiojack_driver *d)
             message(kAsioSelectorSupported, kAsioLatenciesChanged, NULL, NULL) == 1;
         d->size_messages =
             message(kAsioSelectorSupported, kAsioBufferSizeChange, NULL, NULL) == 1;
+        d->overload_messages =
+            message(kAsioSelectorSupported, kAsioOverload, NULL, NULL) == 1;
     }
     if (!d->time_info && !d->callbacks.bufferSwitch) {
         /* Only bufferSwitchTimeInfo given, but the host did not say it

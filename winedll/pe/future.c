@@ -107,6 +107,7 @@ static ASIOError future(struct asiojack_driver *d, LONG selector, void *opt)
     case kAsioCanTimeCode:
     case kAsioCanInputMonitor:
     case kAsioCanTransport:
+    case kAsioCanReportOverload: /* kAsioOverload after a missed deadline */
         return ASE_SUCCESS;
     case kAsioSetInputMonitor:
         return set_input_monitor(d, opt);
