@@ -138,7 +138,7 @@ MISUSE_CHECKS = (
     "latencies-null", "buffer-size-null", "channels-null", "channel-info-null",
     "position-null", "clock-sources-null", "monitor-null", "transport-null",
     "future-unknown", "future-zero", "future-negative", "init-twice",
-    "output-ready-early", "output-ready-early-message", "create-size", "create-size-message",
+    "output-ready-early", "output-ready-before-init", "create-size", "create-size-message",
 )
 
 

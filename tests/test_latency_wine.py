@@ -12,13 +12,14 @@ driven by tests/host/pahost.c.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import AsiojackServer, Jackd, start_jackd, start_server
+from harness import AsiojackServer, Jackd, Segment, start_jackd, start_server
 from hostile import ASE_SUCCESS, HostProcess, build_host
 from winehost import WinePrefix, make_prefix
 
@@ -187,3 +188,41 @@ def test_stop_then_start_restarts_time_at_zero_in_half_zero(
         result = host.finish()
     assert result["result"] == "ok", host.tail()
     assert all(s["first_pos"] == 0 and s["first_index"] == 0 for s in segments), segments
+
+
+def session_segment(server: AsiojackServer) -> Segment:
+    """The segment of the server's one session."""
+    shm = next(Path("/dev/shm").glob(f"asiojack-{os.getuid()}-{server.proc.pid}-*"))
+    return Segment("/" + shm.name)
+
+
+@pytest.mark.parametrize("output_ready", [True, False], ids=["output-ready", "without"])
+def test_output_ready_lets_the_engine_play_before_bufferswitch_returns(
+        output_ready: bool, prefix: WinePrefix, resethost_exe: Path,
+        server_on: list[AsiojackServer], tmp_path: Path) -> None:
+    """A host busy for two periods after writing its outputs, every cycle.
+
+    With outputReady() the engine plays each cycle the host handled: its
+    outputs were handed over before the host went on with other work.
+    Without it (today's behaviour, kept) bufferSwitch returns two periods
+    late and every such cycle is played as silence.
+    """
+    server = start(server_on, tmp_path, 1024)
+    args = ["--commands", "--slow-every", "1"] + (["--output-ready"] if output_ready else [])
+    host = HostProcess(resethost_exe, args, host_env(prefix, server))
+    try:
+        host.wait_event("started", 30, code=0)
+        seg = session_segment(server)
+        completed0, cycles0 = seg.completed, seg.cycles
+        n = len(host.snapshot())
+        host.wait(lambda e: e.get("event") == "tick" and e["callbacks"] >= 20, 30,
+                  "20 slow callbacks", n)
+        completed, cycles = seg.completed - completed0, seg.cycles - cycles0
+    finally:
+        result = host.finish()
+    assert result["result"] == "ok", host.tail()
+    assert cycles >= 40, cycles
+    if output_ready:
+        assert completed >= 10, (completed, cycles)
+    else:
+        assert completed == 0, (completed, cycles)

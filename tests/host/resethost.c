@@ -18,10 +18,14 @@
  *
  *   resethost.exe [--seconds S] [--channels C] [--frames N] [--time-code]
  *                 [--no-copy] [--accept-size-change] [--commands]
- *                 [--reopen-seconds R] [--slow-every N]
+ *                 [--reopen-seconds R] [--slow-every N] [--output-ready]
+ *                 [--post-work-us US]
  *
  * It also says yes to kAsioOverload.  --slow-every N makes every Nth
  * bufferSwitchTimeInfo take two periods, so the driver misses its deadline.
+ * --output-ready calls outputReady() once the outputs are written;
+ * --post-work-us then keeps bufferSwitch busy that long (a host's meters,
+ * disk writes), for scripts/bench.
  *
  * With --commands it reads lines from stdin and carries them out on its
  * main thread: "monitor IN OUT GAIN ON", "monitor-null", "can",
@@ -55,7 +59,9 @@ static struct {
     int commands;
     double reopen_seconds;
     int slow_every;
-} opt = {3.0, 2, 0, 0, 0, 0, 0, 20.0, 0};
+    int output_ready;
+    int post_work_us;
+} opt = {3.0, 2, 0, 0, 0, 0, 0, 20.0, 0, 0, 0};
 
 static iasio *drv;
 static DWORD main_thread;
@@ -123,6 +129,22 @@ static void copy_buffers(int32_t index)
     }
 }
 
+/* After the outputs are written: outputReady, then the host's other work. */
+static void after_outputs(void)
+{
+    if (opt.output_ready)
+        drv->m->outputReady(drv);
+    if (opt.post_work_us > 0) {
+        LARGE_INTEGER f, start, now;
+        QueryPerformanceFrequency(&f);
+        QueryPerformanceCounter(&start);
+        LONGLONG ticks = f.QuadPart * opt.post_work_us / 1000000;
+        do
+            QueryPerformanceCounter(&now);
+        while (now.QuadPart - start.QuadPart < ticks);
+    }
+}
+
 static void note_time(ASIOTime *t)
 {
     uint64_t pos = join64(t->timeInfo.samplePosition.hi, t->timeInfo.samplePosition.lo);
@@ -176,6 +198,7 @@ static ASIOTime *on_buffer_switch_time_info(ASIOTime *t, int32_t index, ASIOBool
     (void)direct;
     st.thread = GetCurrentThreadId();
     copy_buffers(index);
+    after_outputs();
     note_time(t);
     if (st.callbacks == 0)
         st.first_index = index;
@@ -190,6 +213,7 @@ static void on_buffer_switch(int32_t index, ASIOBool direct)
     (void)direct;
     st.thread = GetCurrentThreadId();
     copy_buffers(index);
+    after_outputs();
     InterlockedIncrement(&st.plain_callbacks);
 }
 
@@ -545,6 +569,10 @@ static int parse(int argc, char **argv)
             opt.reopen_seconds = atof(v), i++;
         else if (v && !strcmp(a, "--slow-every"))
             opt.slow_every = atoi(v), i++;
+        else if (!strcmp(a, "--output-ready"))
+            opt.output_ready = 1;
+        else if (v && !strcmp(a, "--post-work-us"))
+            opt.post_work_us = atoi(v), i++;
         else
             return -1;
     }
