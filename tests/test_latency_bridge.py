@@ -133,8 +133,16 @@ def test_latency_of_the_active_channels_and_the_physical_fallback(
         server.stop()
 
 
-def test_a_peer_that_keeps_waking_the_engine_cannot_hold_it_past_the_deadline(
+def test_a_peer_that_keeps_changing_done_seq_cannot_stop_the_engine(
         jackd256: Jackd, peer_bin: Path, tmp_path: Path) -> None:
+    """A hostile peer keeps the engine's futex wait from ever sleeping.
+
+    The engine must still give up at its deadline, play silence and go on
+    with the next cycle.  (How long past the deadline a wait lasts is not
+    asserted: on a shared machine that is a timing test.  The old loop,
+    which looked at the clock only on ETIMEDOUT, got out too, within about
+    a period here, whenever the kernel's compare happened to match.)
+    """
     server = start_server(tmp_path, jackd256)
     try:
         peer = start_peer(peer_bin, server, "--spin-done-ms", "2500", "--exe", "Spinner.exe")
@@ -146,33 +154,42 @@ def test_a_peer_that_keeps_waking_the_engine_cannot_hold_it_past_the_deadline(
         result = peer.finish()
     finally:
         server.stop()
-    assert result["returncode"] == 0 and int(result["spins"]) > 1000, result  # type: ignore
+    assert result["returncode"] == 0 and int(result["spins"]) > 0, result  # type: ignore
     # 1.5 s is ~280 periods of 256 frames: the engine kept publishing, and
-    # played each unanswered cycle as silence at its deadline (a callback
-    # stuck in its wait would publish nothing more).
+    # played each unanswered cycle as silence at its deadline.
     assert cycles1 - cycles0 > 50, (cycles0, cycles1)
     assert misses1 - misses0 > 50, (misses0, misses1)
 
 
-def locked_kib(pid: int) -> int:
-    """VmLck of a process, in KiB."""
-    m = re.search(r"VmLck:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
-    assert m
-    return int(m.group(1))
+def segment_mapping(pid: int, shm_name: str) -> dict[str, str]:
+    """The smaps fields of a process's mapping of a segment."""
+    fields: dict[str, str] = {}
+    inside = False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            inside = line.endswith("/dev/shm/" + shm_name.lstrip("/"))
+        elif inside:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return fields
 
 
 def test_the_segment_is_locked_in_memory(jackd256: Jackd, peer_bin: Path,
                                          tmp_path: Path) -> None:
     server = start_server(tmp_path, jackd256)
     try:
-        before = locked_kib(server.proc.pid)
         peer = start_peer(peer_bin, server, "--seconds", "1", "--exe", "Locked.exe")
-        size = Path("/dev/shm", peer.shm_name.lstrip("/")).stat().st_size
-        locked = locked_kib(server.proc.pid) - before
+        size_kib = Path("/dev/shm", peer.shm_name.lstrip("/")).stat().st_size // 1024
+        server_map = segment_mapping(server.proc.pid, peer.shm_name)
+        peer_map = segment_mapping(peer.proc.pid, peer.shm_name)
         peer.finish()
     finally:
         server.stop()
-    assert locked * 1024 >= size, (locked, size)
+    # locked (VM_LOCKED: "lo") and every page present, in the server
+    assert "lo" in server_map["VmFlags"].split(), server_map
+    assert int(server_map["Rss"].split()[0]) >= size_kib, (server_map, size_kib)
+    # the driver's side maps it populated (and locked, as root may)
+    assert int(peer_map["Rss"].split()[0]) >= size_kib, (peer_map, size_kib)
     assert "not locked in memory" not in server.log_text()
 
 

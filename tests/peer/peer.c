@@ -97,14 +97,17 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     if (spin_done_ms) {
-        /* A hostile peer: it answers no cycle, but keeps writing done_seq
-         * values the engine does not wait for and waking it, so a futex
-         * wait there never sleeps.  The engine must still give up at its
-         * deadline every cycle. */
+        /* A hostile peer: it answers no cycle, but keeps changing done_seq
+         * (to values the engine never waits for) far faster than a futex
+         * call takes, so a wait there never sleeps: it comes back at once,
+         * "the value changed".  It also wakes the word now and then.  The
+         * engine must still give up at its deadline every cycle. */
         uint64_t stop_at = asiojack_now_ns() + (uint64_t)spin_done_ms * 1000000u;
         unsigned long spins = 0;
         while (asiojack_now_ns() < stop_at) {
-            asiojack_mark_done(s, asiojack_ready_seq(s) ^ 0x80000000u);
+            uint32_t never = asiojack_ready_seq(s) ^ 0x80000000u;
+            for (uint32_t i = 0; i < (1u << 24); i++)
+                asiojack_mark_done(s, never + i);
             asiojack_futex_wake(&s->done_seq);
             spins++;
         }
