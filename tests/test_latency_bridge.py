@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Jackd, Segment, start_jackd, start_peer, start_server
+from conftest import BRIDGE, Jackd, Segment, start_jackd, start_peer, start_server
 
 from pyjack_side.abi import lib
 
@@ -246,3 +246,23 @@ def test_start_restarts_time_and_the_buffer_half_even_within_one_period(
     assert result["restarts"] == 5, result
     # the first cycle after each restart: position 0, buffer half 0
     assert result["restart_bad_pos"] == 0 and result["restart_bad_half"] == 0, result
+
+
+# libjack calls the process callback's file may make: none of them takes a
+# lock or walks the graph in jackd2 or PipeWire's libjack.  (The latency
+# work, which does, lives in latency.c and runs on JACK's notification
+# thread; jack_set_process_callback is only called at install.)
+RT_SAFE_JACK_CALLS = {"jack_port_get_buffer", "jack_transport_query", "jack_get_sample_rate",
+                      "jack_set_process_callback"}
+
+
+def test_the_process_callback_makes_no_locking_jack_call(tmp_path: Path) -> None:
+    obj = tmp_path / "engine.o"
+    subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-c", f"-I{BRIDGE}",
+                    f"-I{BRIDGE / 'engine'}", str(BRIDGE / "engine" / "engine.c"), "-o", str(obj)],
+                   check=True)
+    undefined = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True,
+                               check=True).stdout.split()
+    jack_calls = {name for name in undefined if name.startswith("jack_")}
+    assert jack_calls <= RT_SAFE_JACK_CALLS, jack_calls - RT_SAFE_JACK_CALLS
+    assert "jack_port_get_buffer" in jack_calls  # the check sees the real file
