@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ASIOJACK_PROTOCOL_VERSION 2
+#define ASIOJACK_PROTOCOL_VERSION 3
 #define ASIOJACK_SHM_MAGIC 0x4b434a41u  /* "AJCK" little-endian */
 #define ASIOJACK_MSG_MAGIC 0x4d434a41u  /* "AJCM" little-endian */
 
@@ -67,6 +67,10 @@ enum asiojack_event {
     ASIOJACK_EVENT_LATENCY = 1u << 2,
     ASIOJACK_EVENT_JACK_GONE = 1u << 3,
     ASIOJACK_EVENT_RESET = 1u << 4,
+    /* The engine played a cycle as silence: the peer missed its deadline.
+     * Raised from the process thread without a wake of its own: the next
+     * cycle's doorbell carries it. */
+    ASIOJACK_EVENT_OVERLOAD = 1u << 5,
 };
 
 /* asiojack_time.flags */
@@ -153,7 +157,11 @@ struct asiojack_shm {
     uint32_t buffer_mode;      /* enum asiojack_buffer_mode */
     uint32_t min_host_frames;  /* the sizes a host may ask for in HOST mode: */
     uint32_t max_host_frames;  /* powers of two from min to max */
-    uint32_t control_reserved[5];
+    uint32_t start_generation; /* bumped by the server before every start
+                                  (asiojack_begin_start): the engine restarts
+                                  time and the buffer index when it changes,
+                                  even if it never saw running == 0 between */
+    uint32_t control_reserved[4];
 
     /* counters, engine-written: 64 bytes */
     uint64_t cycles;           /* cycles published to the peer */
@@ -280,6 +288,20 @@ static inline void asiojack_set_running(struct asiojack_shm *s, uint32_t running
 static inline uint32_t asiojack_is_running(const struct asiojack_shm *s)
 {
     return __atomic_load_n(&s->running, __ATOMIC_ACQUIRE);
+}
+
+/* Server: a new start() begins (before asiojack_set_running(s, 1)).  The
+ * engine compares the generation with the one it last ran under, so a
+ * stop() and start() within one period still restart time at 0. */
+static inline void asiojack_begin_start(struct asiojack_shm *s)
+{
+    __atomic_fetch_add(&s->start_generation, 1, __ATOMIC_RELEASE);
+}
+
+/* Engine: the generation of the current start(). */
+static inline uint32_t asiojack_start_generation(const struct asiojack_shm *s)
+{
+    return __atomic_load_n(&s->start_generation, __ATOMIC_ACQUIRE);
 }
 
 /* Server: route input `ch` to output `output` at linear `gain`, or turn it

@@ -235,7 +235,31 @@ def check_realtime() -> Check:
                  "/etc/security/limits.d/ and log in again.")
 
 
+def check_memlock() -> Check:
+    """The server may lock session segments in RAM (RLIMIT_MEMLOCK)."""
+    from pyjack_side import config as config_mod
+    from pyjack_side.abi import lib
+
+    try:
+        cfg = config_mod.load()
+    except config_mod.ConfigError:
+        cfg = config_mod.Config()
+    need = int(lib.asiojack_shm_size(cfg.inputs, cfg.outputs, lib.ASIOJACK_MAX_FRAMES))
+    soft, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+    shown = "unlimited" if soft == resource.RLIM_INFINITY else f"{soft // 1024} KiB"
+    what = f"RLIMIT_MEMLOCK {shown}, a session of {cfg.inputs}x{cfg.outputs} channels " \
+           f"needs {need // 1024} KiB"
+    if os.geteuid() == 0:
+        return Check("memory lock", True, f"{what}; running as root: segments are locked")
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return Check("memory lock", True, f"{what}: segments are locked in RAM")
+    return Check("memory lock", None,
+                 f"{what}: segments are only prefaulted and could be swapped out "
+                 "(an xrun when the page comes back). Raise it with memlock in "
+                 "/etc/security/limits.d/ (e.g. '@audio - memlock unlimited') and log in again.")
+
+
 def run(prefix: Path) -> list[Check]:
     """All checks, in the order a problem would be met."""
     return [check_wine(), check_driver_built(), *check_prefix(prefix), check_jack(),
-            check_server(), check_realtime()]
+            check_server(), check_realtime(), check_memlock()]

@@ -11,6 +11,7 @@ import logging
 import mmap
 import os
 import re
+import resource
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +78,27 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_lock_warned = False
+
+
+def _lock_in_memory(view: Any, size: int) -> None:
+    """Keep a segment in RAM: the process callback must never page-fault on it.
+
+    Without the right to lock (RLIMIT_MEMLOCK too small), the pages are
+    only faulted in now; the log says so once per server.
+    """
+    global _lock_warned
+    err = int(lib.asiojack_lock_segment(view, size))
+    if err and not _lock_warned:
+        _lock_warned = True
+        soft, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+        limit = "unlimited" if soft == resource.RLIM_INFINITY else f"{soft // 1024} KiB"
+        log.warning("session segments are not locked in memory (%s; RLIMIT_MEMLOCK is %s, "
+                    "a segment needs %d KiB): they are prefaulted only, and could be "
+                    "swapped out; raise the limit (ulimit -l, or limits.conf @audio memlock)",
+                    os.strerror(err), limit, size // 1024)
 
 
 def _jack_address(obj: Any) -> int:
@@ -189,6 +211,7 @@ class Session:
             os.close(fd)
         self.shm_size = size
         self._view = ffi.from_buffer(self._map)
+        _lock_in_memory(self._view, size)
         lib.asiojack_shm_init(self._view, n_inputs, n_outputs, lib.ASIOJACK_MAX_FRAMES,
                               self.config.sample_type_code, self.session_id)
         self.shm = ffi.cast("struct asiojack_shm *", self._view)
@@ -292,24 +315,13 @@ class Session:
             self.client.connect(src, dst)
 
     def _settle_latency(self) -> None:
-        """Latencies as JACK will compute them for the connections just made.
+        """Work out the host's latencies now, for the connections just made.
 
         The engine's latency callback keeps them current, but it runs a
         little after the connections: a host that asks at once (at init)
-        must not read 0.  Our input's capture latency is the worst of the
-        ports feeding it, our output's playback latency the worst of those
-        it feeds.
+        must read JACK's figures already.
         """
-        client = self.client
-        assert client is not None
-
-        def worst(ports: list[jack.OwnPort], capture: int) -> int:
-            values = [lib.asiojack_port_latency_max(_jack_address(peer), capture)
-                      for port in ports for peer in client.get_all_connections(port)]
-            return max(values, default=0)
-
-        self.shm.input_latency = max(int(self.shm.input_latency), worst(self.inports, 1))
-        self.shm.output_latency = max(int(self.shm.output_latency), worst(self.outports, 0))
+        lib.asiojack_engine_update_latencies(self._engine)
 
     # --------------------------------------------------- JACK notifications
     # These run on JACK's notification thread: they only touch plain words
@@ -388,6 +400,8 @@ class Session:
             self.shm.out_active[i] = 1 if out_active[i] else 0
         self.shm.buffer_frames = frames
         self.buffers_created = True
+        # The host's latencies are those of the channels it activated.
+        lib.asiojack_engine_update_latencies(self._engine)
 
     def _set_jack_buffer_size(self, frames: int) -> None:
         lo, hi = int(self.shm.min_host_frames), int(self.shm.max_host_frames)
@@ -461,6 +475,7 @@ class Session:
         self._requirealive()
         if not self.buffers_created:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "start before createBuffers")
+        lib.asiojack_begin_start(self.shm)
         lib.asiojack_set_running(self.shm, 1)
         self.running = True
 

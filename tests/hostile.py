@@ -148,7 +148,7 @@ class HostProcess:
 
 def restart_jackd(old: Jackd) -> Jackd:
     """Start a dummy jackd under the name of ``old`` (which has stopped) again."""
-    return start_jackd(old.log.parent, old.frames, old.rate, name=old.name)
+    return start_jackd(old.log.parent, old.frames, old.rate, name=old.name, sync=old.sync)
 
 
 def jack_period(jackd: Jackd) -> int:

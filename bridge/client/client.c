@@ -247,11 +247,17 @@ int asiojack_client_open(struct asiojack_client *c, const char *client_name,
         return fail(c, ASIOJACK_CLIENT_SHM, "shared memory %s has the wrong size",
                     opened.shm_name);
     }
-    void *base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    /* MAP_POPULATE: the callback thread touches every page each cycle and
+     * must not fault on them there. */
+    void *base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                      fd, 0);
     close(fd);
     if (base == MAP_FAILED)
         return fail(c, ASIOJACK_CLIENT_SHM, "cannot map shared memory %s: %s",
                     opened.shm_name, strerror(errno));
+    /* Locked too where RLIMIT_MEMLOCK allows; populated is what is left
+     * otherwise (the server locks its own mapping and logs a refusal). */
+    (void)mlock(base, (size_t)size);
     const char *bad = asiojack_shm_check(base, size);
     if (bad) {
         munmap(base, (size_t)size);

@@ -35,7 +35,8 @@ enum asiojack_sample_type {
 };
 enum asiojack_event {
     ASIOJACK_EVENT_BUFFER_SIZE, ASIOJACK_EVENT_SAMPLE_RATE,
-    ASIOJACK_EVENT_LATENCY, ASIOJACK_EVENT_JACK_GONE, ASIOJACK_EVENT_RESET, ...
+    ASIOJACK_EVENT_LATENCY, ASIOJACK_EVENT_JACK_GONE, ASIOJACK_EVENT_RESET,
+    ASIOJACK_EVENT_OVERLOAD, ...
 };
 enum asiojack_msg_type {
     ASIOJACK_MSG_HELLO, ASIOJACK_MSG_OPEN, ASIOJACK_MSG_CREATE_BUFFERS,
@@ -70,6 +71,7 @@ struct asiojack_shm {
     uint32_t jack_buffer_frames; uint32_t input_latency;
     uint32_t output_latency; uint32_t deadline_permille; int32_t jack_rt_priority;
     uint32_t buffer_mode; uint32_t min_host_frames; uint32_t max_host_frames;
+    uint32_t start_generation;
     uint64_t cycles; uint64_t completed; uint64_t misses;
     uint64_t skipped; uint64_t max_wait_ns; uint64_t sample_position;
     struct asiojack_time time[2];
@@ -129,9 +131,13 @@ void asiojack_engine_init(struct asiojack_engine *e, void *shm_base, uintptr_t j
 int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
                              uint32_t channel, uintptr_t jack_port);
 int asiojack_engine_install(struct asiojack_engine *e);
+int asiojack_engine_update_latencies(struct asiojack_engine *e);
+int asiojack_lock_segment(void *base, uint64_t size);
 
 /* the contract's accessors for the shared words (asiojack_abi.h) */
 void asiojack_set_running(struct asiojack_shm *s, uint32_t running);
+void asiojack_begin_start(struct asiojack_shm *s);
+uint32_t asiojack_start_generation(const struct asiojack_shm *s);
 uint32_t asiojack_is_running(const struct asiojack_shm *s);
 void asiojack_set_monitor(struct asiojack_shm *s, uint32_t ch, int32_t output, float gain);
 int32_t asiojack_monitor_route(const struct asiojack_shm *s, uint32_t ch, float *gain);
@@ -150,6 +156,8 @@ SOURCE = """
 #include "convert.h"
 #include "engine.h"
 #include "jackinfo.h"
+#include "latency.h"
+#include "memlock.h"
 """
 
 

@@ -21,6 +21,7 @@
 
 #include "convert.h"
 #include "futex.h"
+#include "latency.h"
 #include "shm.h"
 
 void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
@@ -37,6 +38,7 @@ void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
     e->max_frames = e->shm->max_frames;
     e->sample_type = e->shm->sample_type;
     e->seq = asiojack_ready_seq(e->shm);
+    e->start_generation = asiojack_start_generation(e->shm);
 }
 
 int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
@@ -54,48 +56,16 @@ int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
     return 0;
 }
 
-/* Worst latency behind our inputs (capture) or in front of our outputs
- * (playback), as JACK has just recomputed it. */
-static uint32_t worst_latency(jack_port_t *const *ports, uint32_t n,
-                              jack_latency_callback_mode_t mode)
-{
-    uint32_t worst = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        jack_latency_range_t range = {0, 0};
-        if (!ports[i])
-            continue;
-        jack_port_get_latency_range(ports[i], mode, &range);
-        if (range.max > worst)
-            worst = range.max;
-    }
-    return worst;
-}
-
-/*
- * JACK's latency callback (notification thread, not the process thread).
- * The graph-order callback comes before JACK has recomputed latencies, so
- * this is the one place where they are known to be current.
- */
-static void latency_changed(jack_latency_callback_mode_t mode, void *arg)
-{
-    struct asiojack_engine *e = arg;
-    struct asiojack_shm *s = e->shm;
-    uint32_t *field = mode == JackCaptureLatency ? &s->input_latency : &s->output_latency;
-    uint32_t value = mode == JackCaptureLatency ?
-        worst_latency(e->in_ports, e->n_inputs, mode) :
-        worst_latency(e->out_ports, e->n_outputs, mode);
-    if (__atomic_exchange_n(field, value, __ATOMIC_ACQ_REL) != value)
-        asiojack_shm_raise_event(s, ASIOJACK_EVENT_LATENCY);
-}
-
 int asiojack_engine_install(struct asiojack_engine *e)
 {
-    int r = jack_set_latency_callback(e->client, latency_changed, e);
+    int r = asiojack_latency_install(e);
     return r ? r : jack_set_process_callback(e->client, asiojack_engine_process, e);
 }
 
-/* Silence outputs that someone listens to; an unconnected port's buffer is
- * read by nobody, so it costs nothing. */
+/* Silence the outputs (all, or those the host does not fill).  Always
+ * written, connected or not: asking JACK whether a port is connected
+ * (jack_port_connected) may take a lock and walk the graph (PipeWire's
+ * libjack does), which has no place in this callback; a memset does not. */
 static void silence_outputs(struct asiojack_engine *e, jack_nframes_t nframes,
                             int only_inactive)
 {
@@ -103,8 +73,6 @@ static void silence_outputs(struct asiojack_engine *e, jack_nframes_t nframes,
     for (uint32_t ch = 0; ch < e->n_outputs; ch++) {
         jack_port_t *p = e->out_ports[ch];
         if (!p || (only_inactive && s->out_active[ch]))
-            continue;
-        if (!jack_port_connected(p))
             continue;
         memset(jack_port_get_buffer(p, nframes), 0, nframes * sizeof(float));
     }
@@ -141,9 +109,6 @@ static void mix_monitors(struct asiojack_engine *e, jack_nframes_t nframes)
         if (out < 0 || (uint32_t)out >= e->n_outputs || !e->in_ports[ch] ||
             !e->out_ports[out])
             continue;
-        /* Unconnected outputs were not silenced, and nobody hears them. */
-        if (!jack_port_connected(e->out_ports[out]))
-            continue;
         const float *in = jack_port_get_buffer(e->in_ports[ch], nframes);
         float *dst = jack_port_get_buffer(e->out_ports[out], nframes);
         for (jack_nframes_t i = 0; i < nframes; i++)
@@ -151,7 +116,10 @@ static void mix_monitors(struct asiojack_engine *e, jack_nframes_t nframes)
     }
 }
 
-/* Wait until the peer reports `seq` done or the deadline passes. */
+/* Wait until the peer reports `seq` done or the deadline passes.  The
+ * clock is read on every pass, whatever the futex said: a peer that keeps
+ * writing other values to done_seq (and waking us), a signal or an error
+ * must never keep the process callback past its deadline. */
 static int wait_done(struct asiojack_shm *s, uint32_t seq, uint64_t deadline_ns)
 {
     struct timespec deadline = asiojack_ns_to_timespec(deadline_ns);
@@ -159,8 +127,9 @@ static int wait_done(struct asiojack_shm *s, uint32_t seq, uint64_t deadline_ns)
         uint32_t done = asiojack_done_seq(s);
         if (done == seq)
             return 1;
-        if (asiojack_futex_wait(&s->done_seq, done, &deadline) == ETIMEDOUT)
-            return asiojack_done_seq(s) == seq;
+        if (asiojack_now_ns() >= deadline_ns)
+            return 0;
+        asiojack_futex_wait(&s->done_seq, done, &deadline);
     }
 }
 
@@ -231,6 +200,10 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
         silence_outputs(e, nframes, 1);
     } else {
         s->misses++;
+        /* The host learns of it as kAsioOverload.  No wake: the next
+         * cycle's doorbell carries the bit, and this callback makes no
+         * more system calls than it must. */
+        __atomic_fetch_or(&s->events, ASIOJACK_EVENT_OVERLOAD, __ATOMIC_RELEASE);
         silence_outputs(e, nframes, 0);
     }
     s->sample_position += nframes;
@@ -243,7 +216,6 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
     uint64_t start_ns = asiojack_now_ns();
 
     if (!asiojack_is_running(s)) {
-        e->was_running = 0;
         silence_outputs(e, nframes, 0);
     } else if (nframes != s->buffer_frames || nframes > e->max_frames) {
         /* The host's buffers were made for another size: it has been told
@@ -251,9 +223,17 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
         s->skipped++;
         silence_outputs(e, nframes, 0);
     } else {
-        if (!e->was_running) {
-            e->was_running = 1;
+        uint32_t generation = asiojack_start_generation(s);
+        if (generation != e->start_generation) {
+            /* A new start(), even one that followed its stop() within
+             * this period: time starts at 0 and the first cycle goes to
+             * buffer half 0, as ASIO hosts expect. */
+            e->start_generation = generation;
             s->sample_position = 0;
+            uint32_t next = (e->seq + 2) & ~1u;
+            if (next == 0)
+                next = 2;
+            e->seq = next - 1;
         }
         run_cycle(e, nframes, start_ns);
     }

@@ -34,7 +34,7 @@ struct asiojack_engine {
     uint32_t max_frames;
     uint32_t sample_type;
     uint32_t seq;               /* last cycle published */
-    uint32_t was_running;
+    uint32_t start_generation;  /* of the start() the engine runs under */
 };
 
 /* Prepare an engine for a mapped segment and an open JACK client. */

@@ -147,6 +147,7 @@ static void before_init(void)
     check("create-before-init", d->m->createBuffers(d, &info, 1, 256, &callbacks) == ASE_NotPresent,
           NULL);
     check("start-before-init", d->m->start(d) == ASE_NotPresent, NULL);
+    check("output-ready-before-init", d->m->outputReady(d) == ASE_NotPresent, NULL);
     d->m->getErrorMessage(d, text);
     check("message-before-init", text[0] != 0, "%s", text);
     d->m->getErrorMessage(d, NULL);
@@ -231,9 +232,9 @@ static void queries(iasio *d, LONG *n_in, LONG *n_out, LONG *frames, double *rat
             "getLatencies");
     refused(d, "buffer-size-null", d->m->getBufferSize(d, NULL, NULL, NULL, NULL),
             ASE_InvalidParameter, "getBufferSize");
-    /* Nothing to gain from outputReady here: the driver says so, in every
-     * state, so the host never relies on it. */
-    refused(d, "output-ready-early", d->m->outputReady(d), ASE_NotPresent, "outputReady");
+    /* outputReady is supported once there is a session (hosts probe it
+     * once, outside any cycle): yes, with nothing to hand over yet. */
+    check("output-ready-early", d->m->outputReady(d) == ASE_OK, NULL);
     check("position-early", d->m->getSamplePosition(d, &(ASIOSamples){0, 0},
                                                     &(ASIOTimeStamp){0, 0}) ==
                                  ASE_SPNotAdvancing, NULL);

@@ -88,6 +88,13 @@ typedef struct PaHostErrorInfo {
     const char *errorText;
 } PaHostErrorInfo;
 
+typedef struct PaStreamInfo {
+    int structVersion;
+    PaTime inputLatency;
+    PaTime outputLatency;
+    double sampleRate;
+} PaStreamInfo;
+
 typedef int PaStreamCallback(const void *input, void *output, unsigned long frames,
                              const PaStreamCallbackTimeInfo *time, PaStreamCallbackFlags flags,
                              void *user);
@@ -107,6 +114,7 @@ static struct {
     PaError (*StartStream)(PaStream *);
     PaError (*StopStream)(PaStream *);
     PaError (*CloseStream)(PaStream *);
+    const PaStreamInfo *(*GetStreamInfo)(PaStream *);
 } pa;
 
 /* --- output ------------------------------------------------------------- */
@@ -163,6 +171,7 @@ static int load_portaudio(const char *path)
     RESOLVE(StartStream, "Pa_StartStream");
     RESOLVE(StopStream, "Pa_StopStream");
     RESOLVE(CloseStream, "Pa_CloseStream");
+    RESOLVE(GetStreamInfo, "Pa_GetStreamInfo");
 #undef RESOLVE
     return 0;
 }
@@ -360,7 +369,13 @@ static int run_once(PaStream *s, DWORD ms)
         pa_failed("Pa_StartStream", err);
         return -1;
     }
-    emit("\"event\": \"started\"");
+    /* PortAudio's own latency figures (seconds): for ASIO, the driver's
+     * getLatencies plus what PortAudio's buffer adaptation adds. */
+    const PaStreamInfo *info = pa.GetStreamInfo(s);
+    emit("\"event\": \"started\", \"input_latency\": %g, \"output_latency\": %g, "
+         "\"sample_rate\": %g",
+         info ? info->inputLatency : -1.0, info ? info->outputLatency : -1.0,
+         info ? info->sampleRate : 0.0);
     Sleep(ms);
     err = pa.StopStream(s);
     if (err != paNoError) {

@@ -18,12 +18,20 @@
  *
  *   resethost.exe [--seconds S] [--channels C] [--frames N] [--time-code]
  *                 [--no-copy] [--accept-size-change] [--commands]
- *                 [--reopen-seconds R]
+ *                 [--reopen-seconds R] [--slow-every N] [--output-ready]
+ *                 [--post-work-us US]
+ *
+ * It also says yes to kAsioOverload.  --slow-every N makes every Nth
+ * bufferSwitchTimeInfo take two periods, so the driver misses its deadline.
+ * --output-ready calls outputReady() once the outputs are written;
+ * --post-work-us then keeps bufferSwitch busy that long (a host's meters,
+ * disk writes), for scripts/bench.
  *
  * With --commands it reads lines from stdin and carries them out on its
  * main thread: "monitor IN OUT GAIN ON", "monitor-null", "can",
  * "transport start|stop", "locate FRAME", "transport-null", "panel",
- * "buffer-size", "latencies", "quit".
+ * "buffer-size", "latencies", "restart" (stop() then start() at once,
+ * reporting the segment between), "quit".
  *
  * One JSON object per line; the last line is the result; the exit code
  * (0 = ok) goes through TerminateProcess, as in pahost.c.
@@ -50,7 +58,10 @@ static struct {
     int accept_size_change;
     int commands;
     double reopen_seconds;
-} opt = {3.0, 2, 0, 0, 0, 0, 0, 20.0};
+    int slow_every;
+    int output_ready;
+    int post_work_us;
+} opt = {3.0, 2, 0, 0, 0, 0, 0, 20.0, 0, 0, 0};
 
 static iasio *drv;
 static DWORD main_thread;
@@ -96,6 +107,7 @@ struct stats {
     volatile LONG tc_running, tc_valid;
     uint64_t tc_first_running, tc_last_running;
     volatile DWORD thread;
+    int32_t first_index;              /* buffer index of the first callback */
 };
 
 static struct stats st;
@@ -117,12 +129,29 @@ static void copy_buffers(int32_t index)
     }
 }
 
+/* After the outputs are written: outputReady, then the host's other work. */
+static void after_outputs(void)
+{
+    if (opt.output_ready)
+        drv->m->outputReady(drv);
+    if (opt.post_work_us > 0) {
+        LARGE_INTEGER f, start, now;
+        QueryPerformanceFrequency(&f);
+        QueryPerformanceCounter(&start);
+        LONGLONG ticks = f.QuadPart * opt.post_work_us / 1000000;
+        do
+            QueryPerformanceCounter(&now);
+        while (now.QuadPart - start.QuadPart < ticks);
+    }
+}
+
 static void note_time(ASIOTime *t)
 {
     uint64_t pos = join64(t->timeInfo.samplePosition.hi, t->timeInfo.samplePosition.lo);
     uint64_t sys = join64(t->timeInfo.systemTime.hi, t->timeInfo.systemTime.lo);
     if (st.callbacks == 0) {
         st.first_pos = pos;
+        st.first_index = -1;
         st.time_first = sys;
         st.flags_and = t->timeInfo.flags;
     } else {
@@ -169,8 +198,13 @@ static ASIOTime *on_buffer_switch_time_info(ASIOTime *t, int32_t index, ASIOBool
     (void)direct;
     st.thread = GetCurrentThreadId();
     copy_buffers(index);
+    after_outputs();
     note_time(t);
-    InterlockedIncrement(&st.callbacks);
+    if (st.callbacks == 0)
+        st.first_index = index;
+    LONG n = InterlockedIncrement(&st.callbacks);
+    if (opt.slow_every && n % opt.slow_every == 0)
+        Sleep((DWORD)(2000 * frames_now / (st.rate > 0 ? st.rate : 48000) + 1));
     return t;
 }
 
@@ -179,6 +213,7 @@ static void on_buffer_switch(int32_t index, ASIOBool direct)
     (void)direct;
     st.thread = GetCurrentThreadId();
     copy_buffers(index);
+    after_outputs();
     InterlockedIncrement(&st.plain_callbacks);
 }
 
@@ -217,7 +252,7 @@ static int32_t on_message(int32_t selector, int32_t value, void *message, double
     case kAsioSelectorSupported:
         return value == kAsioResetRequest || value == kAsioBufferSizeChange ||
                value == kAsioLatenciesChanged || value == kAsioSupportsTimeInfo ||
-               value == kAsioEngineVersion;
+               value == kAsioEngineVersion || value == kAsioOverload;
     case kAsioEngineVersion:
         return 2;
     case kAsioSupportsTimeInfo:
@@ -233,6 +268,7 @@ static int32_t on_message(int32_t selector, int32_t value, void *message, double
         InterlockedExchange(&size_pending, value);
         return 1;
     case kAsioLatenciesChanged:
+    case kAsioOverload:
         return 1;
     default:
         return 0;
@@ -346,13 +382,14 @@ static void report_segment(void)
          "\"time_first\": %I, \"time_last\": %I, \"systime_back\": %ld, "
          "\"position_mismatch\": %ld, \"position_errors\": %ld, \"flags_and\": %lu, "
          "\"flags_or\": %lu, \"rate\": %g, \"tc_valid\": %ld, \"tc_running\": %ld, "
-         "\"tc_first_running\": %I, \"tc_last_running\": %I, \"thread_id\": %lu",
+         "\"tc_first_running\": %I, \"tc_last_running\": %I, \"thread_id\": %lu, "
+         "\"first_index\": %ld",
          (long)frames_now, (long)st.callbacks, (long)st.plain_callbacks, st.step_min,
          st.step_max, st.first_pos, st.last_pos, st.time_first, st.time_last,
          (long)st.systime_back, (long)st.position_mismatch, (long)st.position_errors,
          (unsigned long)st.flags_and, (unsigned long)st.flags_or, st.rate, (long)st.tc_valid,
          (long)st.tc_running, st.tc_first_running, st.tc_last_running,
-         (unsigned long)st.thread);
+         (unsigned long)st.thread, (long)st.first_index);
 }
 
 static void stop_and_dispose(void)
@@ -463,11 +500,12 @@ static int run_command(const char *cmd)
         reply(cmd, drv->m->future(drv, kAsioTransport, NULL), GetTickCount() - t0);
     } else if (!strcmp(cmd, "can")) {
         emit("\"event\": \"can\", \"input_monitor\": %ld, \"transport\": %ld, "
-             "\"time_info\": %ld, \"time_code\": %ld",
+             "\"time_info\": %ld, \"time_code\": %ld, \"overload\": %ld",
              (long)drv->m->future(drv, kAsioCanInputMonitor, NULL),
              (long)drv->m->future(drv, kAsioCanTransport, NULL),
              (long)drv->m->future(drv, kAsioCanTimeInfo, NULL),
-             (long)drv->m->future(drv, kAsioCanTimeCode, NULL));
+             (long)drv->m->future(drv, kAsioCanTimeCode, NULL),
+             (long)drv->m->future(drv, kAsioCanReportOverload, NULL));
     } else if (!strcmp(cmd, "transport start") || !strcmp(cmd, "transport stop") ||
                !strcmp(cmd, "transport punch")) {
         ASIOTransportParameters t;
@@ -488,6 +526,19 @@ static int run_command(const char *cmd)
         reply(cmd, r, GetTickCount() - t0);
     } else if (!strcmp(cmd, "buffer-size") || !strcmp(cmd, "latencies")) {
         describe();
+    } else if (!strcmp(cmd, "restart")) {
+        /* stop() and start() back to back, well within one period: the
+         * callback thread is joined by stop(), so the counts are ours. */
+        ASIOError r1 = drv->m->stop(drv);
+        LONG stopped_callbacks = st.callbacks;
+        memset(&st, 0, sizeof(st));
+        ASIOError r2 = drv->m->start(drv);
+        DWORD ms = GetTickCount() - t0;
+        emit("\"event\": \"restarted\", \"stop\": %ld, \"start\": %ld, \"ms\": %lu, "
+             "\"callbacks_before\": %ld",
+             (long)r1, (long)r2, (unsigned long)ms, (long)stopped_callbacks);
+    } else if (!strcmp(cmd, "segment")) {
+        report_segment();
     } else {
         emit("\"event\": \"command\", \"command\": %S, \"error\": \"unknown command\"", cmd);
     }
@@ -516,6 +567,12 @@ static int parse(int argc, char **argv)
             opt.frames = atol(v), i++;
         else if (v && !strcmp(a, "--reopen-seconds"))
             opt.reopen_seconds = atof(v), i++;
+        else if (v && !strcmp(a, "--slow-every"))
+            opt.slow_every = atoi(v), i++;
+        else if (!strcmp(a, "--output-ready"))
+            opt.output_ready = 1;
+        else if (v && !strcmp(a, "--post-work-us"))
+            opt.post_work_us = atoi(v), i++;
         else
             return -1;
     }

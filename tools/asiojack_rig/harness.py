@@ -49,6 +49,7 @@ class Jackd:
     proc: subprocess.Popen[bytes]
     log: Path
     name_lock: int = -1   # flock'd file that reserves the name on this machine
+    sync: bool = False    # started with -S: clients run synchronously
 
     def client(self, name: str) -> jack.Client:
         """A JACK client of the test itself on this server."""
@@ -100,10 +101,15 @@ def _reserve_name(name: str) -> int:
 
 
 def start_jackd(tmp: Path, frames: int, rate: int = 48000, realtime: bool = False,
-                name: str | None = None) -> Jackd:
-    """Start ``jackd -d dummy`` under a private name and wait until it answers."""
+                name: str | None = None, sync: bool = False) -> Jackd:
+    """Start ``jackd -d dummy`` under a private name and wait until it answers.
+
+    ``sync`` starts it with ``-S``: in the default (asynchronous) mode the
+    dummy's capture latency is one period and its playback latency two; in
+    synchronous mode both are one.
+    """
     if name is not None:
-        return _start_jackd(tmp, frames, rate, realtime, name)
+        return _start_jackd(tmp, frames, rate, realtime, name, sync)
     for candidate in SERVER_NAMES:
         if candidate in _names_in_use:
             continue
@@ -111,7 +117,7 @@ def start_jackd(tmp: Path, frames: int, rate: int = 48000, realtime: bool = Fals
         if lock < 0:
             continue  # another test run on this machine owns it
         try:
-            server = _start_jackd(tmp, frames, rate, realtime, candidate)
+            server = _start_jackd(tmp, frames, rate, realtime, candidate, sync)
         except NameTaken:
             os.close(lock)
             continue  # a jackd outside the tests has that name
@@ -128,12 +134,14 @@ class NameTaken(Exception):
     """jackd refused the name: a live server has it."""
 
 
-def _start_jackd(tmp: Path, frames: int, rate: int, realtime: bool, name: str) -> Jackd:
+def _start_jackd(tmp: Path, frames: int, rate: int, realtime: bool, name: str,
+                 sync: bool = False) -> Jackd:
     log = tmp / f"{name}-{next(_names)}.log"
-    cmd = ["jackd", "-R" if realtime else "--no-realtime", "-n", name, "-d", "dummy",
+    cmd = ["jackd", "-R" if realtime else "--no-realtime", *(["-S"] if sync else []),
+           "-n", name, "-d", "dummy",
            "-r", str(rate), "-p", str(frames), "-C", "2", "-P", "2"]
     proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    server = Jackd(name, frames, rate, proc, log)
+    server = Jackd(name, frames, rate, proc, log, sync=sync)
     _names_in_use.add(name)
 
     def answers() -> bool:
@@ -200,10 +208,12 @@ def server_env(jackd: Jackd, runtime: Path, config: Path) -> dict[str, str]:
 
 
 def start_server(tmp: Path, jackd: Jackd, config_text: str = "",
-                 extra_env: dict[str, str] | None = None) -> AsiojackServer:
+                 extra_env: dict[str, str] | None = None,
+                 wrapper: list[str] | None = None) -> AsiojackServer:
     """Start the asiojack server with a private runtime dir and config file.
 
-    ``extra_env`` is added to its environment (e.g. to load another libjack).
+    ``extra_env`` is added to its environment (e.g. to load another libjack);
+    ``wrapper`` runs it under another command (e.g. ``prlimit ...``).
     """
     base = tmp / f"asiojack-{next(_names)}"
     base.mkdir()
@@ -216,7 +226,8 @@ def start_server(tmp: Path, jackd: Jackd, config_text: str = "",
     runtime.mkdir(mode=0o700)
     log = runtime / "server.log"
     # cwd away from the source tree, which would shadow the installed package.
-    proc = subprocess.Popen([sys.executable, "-m", "pyjack_side", "-v", "serve"], cwd=base,
+    proc = subprocess.Popen([*(wrapper or []), sys.executable, "-m", "pyjack_side", "-v",
+                             "serve"], cwd=base,
                             env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     server = AsiojackServer(jackd, runtime, env, proc, log, config)
 

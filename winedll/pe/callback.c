@@ -79,6 +79,11 @@ static void deliver_events(struct asiojack_driver *d, uint32_t events)
         message(kAsioResetRequest, 0, NULL, NULL);
     else if ((events & ASIOJACK_EVENT_LATENCY) && d->latency_messages)
         message(kAsioLatenciesChanged, 0, NULL, NULL);
+    /* The engine played a cycle as silence because this thread's answer
+     * came too late: a host that asked to hear of it can show it (or grow
+     * its buffer). */
+    if ((events & ASIOJACK_EVENT_OVERLOAD) && d->overload_messages)
+        message(kAsioOverload, 0, NULL, NULL);
 }
 
 /* What the host understands, asked here rather than in createBuffers so
@@ -89,6 +94,7 @@ static void ask_host(struct asiojack_driver *d)
     d->time_info = FALSE;
     d->latency_messages = FALSE;
     d->size_messages = FALSE;
+    d->overload_messages = FALSE;
     if (message) {
         d->time_info = d->callbacks.bufferSwitchTimeInfo &&
                        message(kAsioSupportsTimeInfo, 0, NULL, NULL) == 1;
@@ -96,6 +102,8 @@ static void ask_host(struct asiojack_driver *d)
             message(kAsioSelectorSupported, kAsioLatenciesChanged, NULL, NULL) == 1;
         d->size_messages =
             message(kAsioSelectorSupported, kAsioBufferSizeChange, NULL, NULL) == 1;
+        d->overload_messages =
+            message(kAsioSelectorSupported, kAsioOverload, NULL, NULL) == 1;
     }
     if (!d->time_info && !d->callbacks.bufferSwitch) {
         /* Only bufferSwitchTimeInfo given, but the host did not say it
@@ -128,12 +136,32 @@ static void fill_time(struct asiojack_driver *d, const struct asiojack_unix_wait
     }
 }
 
+/* Tell the engine cycle `seq` is finished: its output half is written. */
+static void send_done(struct asiojack_driver *d, uint32_t seq)
+{
+    struct asiojack_unix_done_params done;
+    done.client = d->client;
+    done.seq = seq;
+    done.reserved = 0;
+    asiojack_unix_call(ASIOJACK_UNIX_DONE, &done);
+}
+
+void asiojack_thread_output_ready(struct asiojack_driver *d)
+{
+    /* Only the cycle this thread is in, once: a call from another thread or
+     * between cycles (hosts probe outputReady once to learn whether the
+     * driver supports it) has nothing to hand over. */
+    if (GetCurrentThreadId() != d->thread_id || !d->cycle_seq || d->cycle_done)
+        return;
+    d->cycle_done = TRUE;
+    send_done(d, d->cycle_seq);
+}
+
 static DWORD WINAPI callback_main(void *arg)
 {
     struct asiojack_driver *d = arg;
     struct asiojack_unix_rt_params rt;
     struct asiojack_unix_wait_params w;
-    struct asiojack_unix_done_params done;
     ASIOTime time;
 
     /* After SetThreadPriority, so Wine's own mapping cannot undo it. */
@@ -161,6 +189,8 @@ static DWORD WINAPI callback_main(void *arg)
             break;
         if (w.ready) {
             int32_t half = (int32_t)(w.seq & 1);
+            d->cycle_seq = w.seq;
+            d->cycle_done = FALSE;
             if (d->time_info) {
                 fill_time(d, &w, &time);
                 d->callbacks.bufferSwitchTimeInfo(&time, half, ASIOTrue);
@@ -171,10 +201,11 @@ static DWORD WINAPI callback_main(void *arg)
              * closed the session too: touch nothing more. */
             if (InterlockedCompareExchange(&d->quit, 0, 0))
                 break;
-            done.client = d->client;
-            done.seq = w.seq;
-            done.reserved = 0;
-            asiojack_unix_call(ASIOJACK_UNIX_DONE, &done);
+            d->cycle_seq = 0;
+            /* Unless outputReady already did: the engine then played the
+             * outputs while the host was still busy in bufferSwitch. */
+            if (!d->cycle_done)
+                send_done(d, w.seq);
         }
         /* Events after the cycle is done: the host's handling of them
          * (asioMessage, often a stop and dispose on the spot) must not eat

@@ -25,13 +25,15 @@ static ASIOError get_latencies(struct asiojack_driver *d, LONG *input, LONG *out
 {
     if (!input && !output)
         return asiojack_fail(d, ASE_InvalidParameter, "getLatencies: no place for the result");
-    /* ASIO counts the host's own buffer in the latency; JACK's port
-     * latencies do not. */
-    uint32_t frames = asiojack_load_u32(&d->shm->jack_buffer_frames);
+    /* JACK's figures, frame for frame: the worst capture latency reaching
+     * the active inputs and the worst playback latency behind the active
+     * outputs (bridge/engine/latency.c).  No period is added: a capture
+     * port's latency in JACK already counts the period it takes to fill,
+     * and the engine plays a cycle's outputs in that very cycle. */
     if (input)
-        *input = (LONG)(asiojack_load_u32(&d->shm->input_latency) + frames);
+        *input = (LONG)asiojack_load_u32(&d->shm->input_latency);
     if (output)
-        *output = (LONG)(asiojack_load_u32(&d->shm->output_latency) + frames);
+        *output = (LONG)asiojack_load_u32(&d->shm->output_latency);
     return ASE_OK;
 }
 

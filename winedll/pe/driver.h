@@ -102,6 +102,7 @@ struct asiojack_driver {
     BOOL time_info;                    /* host wants bufferSwitchTimeInfo */
     BOOL latency_messages;             /* host understands kAsioLatenciesChanged */
     BOOL size_messages;                /* host understands kAsioBufferSizeChange */
+    BOOL overload_messages;            /* host understands kAsioOverload */
     BOOL time_code;                    /* future(kAsioEnableTimeCodeRead) */
     volatile LONG jack_gone;           /* JACK went away under this session */
     volatile LONG config_changed;      /* the server asked for a reset: re-open
@@ -114,6 +115,10 @@ struct asiojack_driver {
     HANDLE thread;
     DWORD thread_id;
     volatile LONG quit;
+    /* The cycle its bufferSwitch is in (0 = none) and whether the host
+     * already handed it over with outputReady.  That thread only. */
+    uint32_t cycle_seq;
+    BOOL cycle_done;
     char rt_error[ASIOJACK_TEXT_LEN];  /* why SCHED_FIFO was refused, if it was */
 };
 
@@ -202,6 +207,9 @@ const char *asiojack_unix_missing(void);
 /* callback.c: the thread that runs the host's bufferSwitch. */
 BOOL asiojack_thread_start(struct asiojack_driver *d);
 void asiojack_thread_stop(struct asiojack_driver *d);
+/* outputReady from the host: hand the current cycle's outputs over now,
+ * if called inside bufferSwitch on the callback thread (else nothing). */
+void asiojack_thread_output_ready(struct asiojack_driver *d);
 
 /* callback.c: "now" in the host's time base (that of timeGetTime), in ns. */
 uint64_t asiojack_host_time_ns(void);

@@ -2,8 +2,8 @@
 /*
  * future.c: what ASIO added after its first version, and the panel.
  * future() answers the capability queries and carries input monitoring
- * and transport to the server; outputReady and controlPanel say what
- * asiojack does instead of what the SDK imagined.
+ * and transport to the server; outputReady hands a cycle over early;
+ * controlPanel says what asiojack does instead of what the SDK imagined.
  */
 #include <string.h>
 
@@ -107,6 +107,7 @@ static ASIOError future(struct asiojack_driver *d, LONG selector, void *opt)
     case kAsioCanTimeCode:
     case kAsioCanInputMonitor:
     case kAsioCanTransport:
+    case kAsioCanReportOverload: /* kAsioOverload after a missed deadline */
         return ASE_SUCCESS;
     case kAsioSetInputMonitor:
         return set_input_monitor(d, opt);
@@ -124,15 +125,18 @@ static ASIOError future(struct asiojack_driver *d, LONG selector, void *opt)
     }
 }
 
+/*
+ * outputReady: the host's outputs for this cycle are written.  The engine
+ * plays them at once instead of when bufferSwitch returns, so whatever a
+ * host does after it (meters, disk, GUI updates) no longer holds up JACK's
+ * cycle, nor counts against the deadline.  It lowers no latency (the
+ * engine adds none), and a host that never calls it loses nothing.
+ * scripts/bench --output-ready measures the engine's wait with and without.
+ */
 static ASIOError output_ready(struct asiojack_driver *d)
 {
-    /* The engine plays a cycle's outputs as soon as bufferSwitch returns,
-     * in the very cycle of its inputs: outputReady could not lower the
-     * latency.  ASE_NotPresent tells the host so, in every state, and
-     * keeps hosts from finishing their buffers after bufferSwitch returned
-     * (they would be too late). */
-    return asiojack_fail(d, ASE_NotPresent,
-                         "outputReady is not needed: asiojack plays the outputs when bufferSwitch returns");
+    asiojack_thread_output_ready(d);
+    return ASE_OK;
 }
 
 IASIO_METHOD(controlPanel, NEED_NOTHING, control_panel, (struct asiojack_driver *d), (d))
@@ -140,4 +144,6 @@ IASIO_METHOD(controlPanel, NEED_NOTHING, control_panel, (struct asiojack_driver 
  * selectors before init; the selectors that need a session check it. */
 IASIO_METHOD(future, NEED_NOTHING, future,
              (struct asiojack_driver *d, LONG selector, void *opt), (d, selector, opt))
-IASIO_METHOD(outputReady, NEED_NOTHING, output_ready, (struct asiojack_driver *d), (d))
+/* Before init there is no session to hand anything to: ASE_NotPresent in
+ * words at the door. */
+IASIO_METHOD(outputReady, NEED_SESSION, output_ready, (struct asiojack_driver *d), (d))
