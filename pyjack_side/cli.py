@@ -22,7 +22,8 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         idle = config.idle_timeout if args.auto else 0.0
     try:
-        serve(config, idle_timeout=idle, config_file=config_file)
+        serve(config, idle_timeout=idle, config_file=config_file, jack_server=args.jack_server,
+              path=args.socket)
     except RuntimeError as err:
         print(f"asiojack: {err}", file=sys.stderr)
         return 1
@@ -99,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit after this many seconds without a driver (0: never)")
     p.add_argument("--auto", action="store_true",
                    help="started on demand by the driver: exit after the configured idle_timeout")
+    p.add_argument("--jack-server", default=None,
+                   help="JACK server of this process's sessions (default: $JACK_DEFAULT_SERVER "
+                        "or 'default'); sessions for another are handed to a sibling server")
+    p.add_argument("--socket", type=Path, default=None,
+                   help="control socket (default: <runtime dir>/control.sock)")
     p.set_defaults(func=_serve)
 
     for name, func, text in (

@@ -92,6 +92,7 @@ class Session:
         self.session_id = session_id
         self.config = config
         self.client: jack.Client | None = None
+        self.jack_server = ""     # the program's JACK server; "" = ours
         self.shm_name = f"/asiojack-{os.getuid()}-{os.getpid()}-{session_id}"
         self.shm_size = 0
         self._map: mmap.mmap | None = None
@@ -113,9 +114,14 @@ class Session:
 
     # ------------------------------------------------------------------ open
     def open(self, wanted_name: str, n_inputs: int, n_outputs: int,
-             on_event: Callable[[int, int], None]) -> None:
-        """Open the JACK client, map the segment, install the engine, activate."""
+             on_event: Callable[[int, int], None], jack_server: str = "") -> None:
+        """Open the JACK client, map the segment, install the engine, activate.
+
+        ``jack_server`` is the JACK server the program's environment names
+        (the driver sends it); "" = this process's own default.
+        """
         self.on_event = on_event
+        self.jack_server = jack_server
         try:
             self.client = self._open_client(wanted_name)
             self._map_segment(n_inputs, n_outputs)
@@ -133,10 +139,12 @@ class Session:
         """Open a client named ``wanted``, ``wanted-2``, ... (first free)."""
         base = wanted[: lib.ASIOJACK_NAME_LEN - 8] or "asio"
         last_error: Exception | None = None
+        servername = self.jack_server or None
         for n in range(1, 100):
             name = base if n == 1 else f"{base}-{n}"
             try:
-                return jack.Client(name, use_exact_name=True, no_start_server=True)
+                return jack.Client(name, use_exact_name=True, no_start_server=True,
+                                   servername=servername)
             except jack.JackOpenError as err:
                 last_error = err
                 status = err.args[1] if len(err.args) > 1 else None
@@ -146,8 +154,10 @@ class Session:
                 clash = status is not None and (status.name_not_unique or status.server_error)
                 if not clash:
                     break
+        server = self.jack_server or os.environ.get("JACK_DEFAULT_SERVER") or "default"
         raise SessionError(lib.ASIOJACK_ERR_JACK,
-                           f"JACK server not running or refused client '{base}' ({last_error})")
+                           f"JACK server '{server}' not running or refused client '{base}' "
+                           f"({last_error})")
 
     def _map_segment(self, n_inputs: int, n_outputs: int) -> None:
         size = int(lib.asiojack_shm_size(n_inputs, n_outputs, lib.ASIOJACK_MAX_FRAMES))

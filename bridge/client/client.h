@@ -36,6 +36,8 @@ struct asiojack_client {
     char client_name[ASIOJACK_NAME_LEN];
     char shm_name[ASIOJACK_NAME_LEN];
     char server_version[32];
+    uint32_t bits;               /* from connect: said again after a redirect */
+    char exe_name[ASIOJACK_TEXT_LEN];
     char error[ASIOJACK_TEXT_LEN]; /* last failure, in words */
 };
 
