@@ -62,6 +62,19 @@ def _register(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install_service(args: argparse.Namespace) -> int:
+    from pyjack_side import service
+
+    try:
+        steps = service.install(args.dir, enable=not args.no_enable)
+    except OSError as err:
+        print(f"asiojack: install-service failed: {err}", file=sys.stderr)
+        return 1
+    for step in steps:
+        print(step)
+    return 0
+
+
 def _unregister(args: argparse.Namespace) -> int:
     from pyjack_side import wine
 
@@ -117,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="use Wine's own DLL directory (needs root) instead of "
                             "~/.local/share/asiojack/wine + WINEDLLPATH")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("install-service",
+                       help="install systemd user units (asiojack.socket + asiojack.service) "
+                            "so the server is there before any program, also for programs "
+                            "in a container (Proton)")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="where to write the units (default: ~/.config/systemd/user)")
+    p.add_argument("--no-enable", action="store_true",
+                   help="only write the files; do not run systemctl --user")
+    p.set_defaults(func=_install_service)
 
     p = sub.add_parser("doctor", help="check Wine, the prefix, JACK, the server, real-time")
     p.add_argument("--prefix", type=Path, default=None,

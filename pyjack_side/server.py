@@ -394,13 +394,21 @@ class Server:
 
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         """Serve until SIGINT/SIGTERM or the idle timeout."""
-        self._claim_socket()
-        old_umask = os.umask(0o077)
-        try:
-            server = await asyncio.start_unix_server(self._accept, path=str(self.path))
-        finally:
-            os.umask(old_umask)
-        os.chmod(self.path, 0o600)
+        activated = systemd_socket()
+        if activated is not None:
+            # systemd made the socket (and its private directory, see
+            # asiojack.socket) and keeps it: never unlink or re-create it.
+            self.path = Path(activated.getsockname())
+            server = await asyncio.start_unix_server(self._accept, sock=activated)
+            log.info("listening socket %s handed over by systemd", self.path)
+        else:
+            self._claim_socket()
+            old_umask = os.umask(0o077)
+            try:
+                server = await asyncio.start_unix_server(self._accept, path=str(self.path))
+            finally:
+                os.umask(old_umask)
+            os.chmod(self.path, 0o600)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
@@ -423,12 +431,49 @@ class Server:
                 if late:
                     log.warning("%d sessions did not close in %.0f s", len(late),
                                 SHUTDOWN_TIMEOUT)
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+            if activated is None:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
             for sibling in self.siblings.values():
                 if sibling.poll() is None:
                     sibling.terminate()
             self.jack_worker.shutdown(wait=False, cancel_futures=True)
+
+
+#: the first file descriptor systemd passes (SD_LISTEN_FDS_START)
+LISTEN_FDS_START = 3
+
+
+def systemd_socket() -> socket.socket | None:
+    """The listening socket systemd passed, by the sd_listen_fds protocol, or None.
+
+    systemd sets LISTEN_PID to the pid it started and LISTEN_FDS to the
+    number of descriptors from fd 3 on.  They are for this process only:
+    the variables are removed either way, so no child (a sibling server,
+    the settings window) takes them for its own.  No libsystemd is needed.
+    """
+    pid, count = os.environ.pop("LISTEN_PID", ""), os.environ.pop("LISTEN_FDS", "")
+    os.environ.pop("LISTEN_FDNAMES", None)
+    if not pid or not count:
+        return None
+    if not pid.isdigit() or int(pid) != os.getpid():
+        log.warning("LISTEN_PID=%s is not this process (%d): not socket-activated",
+                    pid, os.getpid())
+        return None
+    if not count.isdigit() or int(count) < 1:
+        raise RuntimeError(f"systemd passed LISTEN_FDS={count!r}: expected one socket")
+    if int(count) > 1:
+        log.warning("systemd passed %s sockets: using the first (asiojack.socket has one)",
+                    count)
+    sock = socket.socket(fileno=LISTEN_FDS_START)
+    if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
+        raise RuntimeError("the socket systemd passed is not a unix stream socket: "
+                           "check ListenStream= in asiojack.socket")
+    if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        raise RuntimeError("the socket systemd passed is not listening: "
+                           "asiojack.socket must not set Accept=yes")
+    sock.set_inheritable(False)
+    return sock
 
 
 def default_jack_server(name: str | None = None) -> str:

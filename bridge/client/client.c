@@ -181,7 +181,7 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
         runtime_dir(dir, sizeof(dir));
         mkdir(dir, 0700);
         snprintf(log, sizeof(log), "%s/server.log", dir);
-        pid_t server = asiojack_spawn_server(log);
+        pid_t server = asiojack_spawn_server(log, path);
         if (server >= 0) {
             uint64_t give_up = asiojack_now_ns() + START_TIMEOUT_MS * 1000000ull;
             while (c->fd < 0 && asiojack_now_ns() < give_up) {
@@ -197,11 +197,12 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
         }
         if (c->fd < 0)
             return fail(c, ASIOJACK_CLIENT_NO_SERVER,
-                        "asiojack server not running and could not be started "
-                        "(is `asiojack` on PATH? see %s)", log);
+                        "no asiojack server on %s, and none could be started (see %s): "
+                        "in a container, run `asiojack install-service` outside it",
+                        path, log);
     }
     if (c->fd < 0)
-        return fail(c, ASIOJACK_CLIENT_NO_SERVER, "asiojack server not running (no %s)", path);
+        return fail(c, ASIOJACK_CLIENT_NO_SERVER, "no asiojack server on %s", path);
     c->bits = bits;
     asiojack_copy_text(c->exe_name, sizeof(c->exe_name), exe_name);
     return say_hello(c);
