@@ -55,7 +55,7 @@ def check_prefix(prefix: Path) -> list[Check]:
     """The prefix exists, lists the driver, and Wine can find both halves."""
     if not (prefix / "system.reg").exists():
         return [Check("prefix", False, f"no Wine prefix at {prefix}")]
-    checks = [Check("prefix", True, str(prefix))]
+    checks = [Check("prefix", True, f"{prefix} ({wine.prefix_arch(prefix)})")]
     if not wine.is_registered(prefix):
         checks.append(Check("registered", False,
                             f"asiojack is not registered: run asiojack register --prefix {prefix}"))
