@@ -269,6 +269,40 @@ static int follow_redirect(struct asiojack_client *c, struct asiojack_msg_redire
     return say_hello(c);
 }
 
+/*
+ * Map the session's segment.  The host's buffer pointers point into it, so
+ * for a 32-bit program running in a 64-bit process (Wine 9+ new-style
+ * WoW64: a 32-bit PE over this 64-bit library) every byte of it must lie
+ * below 4 GiB.  MAP_32BIT (x86_64) gives the low 2 GiB; failing that, a
+ * free place is looked for in the 2-4 GiB range with MAP_FIXED_NOREPLACE,
+ * which never replaces a mapping that is there (Wine's own views of the
+ * 32-bit address space included).
+ */
+static void *map_segment(struct asiojack_client *c, int fd, size_t size)
+{
+    const int prot = PROT_READ | PROT_WRITE;
+    void *p;
+
+    if (!c->map_below_4g || sizeof(void *) == 4)
+        return mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+#if defined(__x86_64__) && defined(MAP_32BIT)
+    p = mmap(NULL, size, prot, MAP_SHARED | MAP_32BIT, fd, 0);
+    if (p != MAP_FAILED)
+        return p;
+#endif
+#ifdef MAP_FIXED_NOREPLACE
+    for (uint64_t hint = 0x80000000u; hint + size <= 0x100000000u; hint += 0x4000000u) {
+        p = mmap((void *)(uintptr_t)hint, size, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+        if (p == (void *)(uintptr_t)hint)
+            return p;
+        if (p != MAP_FAILED)
+            munmap(p, size); /* a kernel before 4.17 took the flag as a mere hint */
+    }
+#endif
+    errno = ENOMEM;
+    return MAP_FAILED;
+}
+
 int asiojack_client_open(struct asiojack_client *c, const char *client_name,
                          uint32_t n_inputs, uint32_t n_outputs)
 {
@@ -326,11 +360,19 @@ int asiojack_client_open(struct asiojack_client *c, const char *client_name,
         return fail(c, ASIOJACK_CLIENT_SHM, "shared memory %s has the wrong size",
                     opened.shm_name);
     }
-    void *base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *base = map_segment(c, fd, (size_t)size);
     close(fd);
     if (base == MAP_FAILED)
-        return fail(c, ASIOJACK_CLIENT_SHM, "cannot map shared memory %s: %s",
-                    opened.shm_name, strerror(errno));
+        return fail(c, ASIOJACK_CLIENT_SHM, "cannot map shared memory %s%s: %s",
+                    opened.shm_name,
+                    c->map_below_4g ? " below 4 GiB for a 32-bit program" : "",
+                    strerror(errno));
+    if (c->map_below_4g && (uint64_t)(uintptr_t)base + size > 0x100000000u) {
+        munmap(base, (size_t)size);
+        return fail(c, ASIOJACK_CLIENT_SHM,
+                    "shared memory %s landed above 4 GiB: a 32-bit program cannot use it",
+                    opened.shm_name);
+    }
     const char *bad = asiojack_shm_check(base, size);
     if (bad) {
         munmap(base, (size_t)size);
