@@ -197,12 +197,13 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
         }
         if (c->fd < 0)
             return fail(c, ASIOJACK_CLIENT_NO_SERVER,
-                        "no asiojack server on %s, and none could be started (see %s): "
-                        "in a container, run `asiojack install-service` outside it",
+                        "asiojack server not running on %s and could not be started "
+                        "(see %s; in a container: `asiojack install-service` outside it)",
                         path, log);
     }
     if (c->fd < 0)
-        return fail(c, ASIOJACK_CLIENT_NO_SERVER, "no asiojack server on %s", path);
+        return fail(c, ASIOJACK_CLIENT_NO_SERVER,
+                    "asiojack server not running (nothing listens on %s)", path);
     c->bits = bits;
     asiojack_copy_text(c->exe_name, sizeof(c->exe_name), exe_name);
     return say_hello(c);
