@@ -139,7 +139,11 @@ class Session:
         """Open a client named ``wanted``, ``wanted-2``, ... (first free)."""
         base = wanted[: lib.ASIOJACK_NAME_LEN - 8] or "asio"
         last_error: Exception | None = None
-        servername = self.jack_server or None
+        # The server this process's environment names is left to libjack
+        # to pick, exactly as before (PipeWire's libjack reads a name as a
+        # remote of its own); only another one is named explicitly.
+        own = os.environ.get("JACK_DEFAULT_SERVER") or "default"
+        servername = self.jack_server if self.jack_server not in ("", own) else None
         for n in range(1, 100):
             name = base if n == 1 else f"{base}-{n}"
             try:

@@ -223,8 +223,8 @@ def register(prefix: Path, system: bool = False, source: Path | None = None) -> 
     _run_wine(prefix, wine_dir, "regsvr32", "/s", DLL)
     if not is_registered(prefix):
         raise WineError("regsvr32 ran but left no HKLM\\Software\\ASIO\\asiojack")
-    bits = "32-bit " if win32 else ""
-    steps.append(f"registered the {bits}{DLL} in {prefix} (HKLM\\Software\\ASIO\\asiojack)")
+    bits = " (32-bit)" if win32 else ""
+    steps.append(f"registered {DLL}{bits} in {prefix} (HKLM\\Software\\ASIO\\asiojack)")
     if not win32:
         steps += _register_32bit(prefix, source, wine_dir)
     return Registration(prefix, dll_dir, system, steps)

@@ -108,7 +108,7 @@ def test_register_installs_the_i386_driver_in_a_win32_prefix(prefix32: Win32Pref
     r = prefix32.cli("register", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "32-bit prefix (#arch=win32)" in r.stdout, r.stdout
-    assert "registered the 32-bit asiojack.dll" in r.stdout, r.stdout
+    assert "registered asiojack.dll (32-bit) in" in r.stdout, r.stdout
     # system32 of a 32-bit prefix holds the i386 PE (machine 0x14c), not x86_64's.
     dll = prefix32.path / "drive_c/windows/system32/asiojack.dll"
     assert pe_machine(dll) == 0x14C
