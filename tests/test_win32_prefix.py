@@ -163,3 +163,17 @@ def test_a_win32_prefix_without_32bit_wine_is_told_how_to_install_it(
     # The safe way: both arches in one apt call, and watch for wine64's removal.
     assert "apt-get install wine64 wine32:i386 libwine:amd64 libwine:i386" in r.stderr
     assert "remove wine64" in r.stderr
+
+
+def test_doctor_on_a_win32_prefix(prefix32: Win32Prefix, tmp_path: Path) -> None:
+    assert prefix32.cli("register", cwd=tmp_path).returncode == 0
+    r = prefix32.cli("doctor", cwd=tmp_path)
+    assert f"[ok  ] prefix: {prefix32.path} (win32)" in r.stdout, r.stdout
+    assert "[ok  ] 32-bit wine: " in r.stdout, r.stdout
+    assert "[ok  ] registered:" in r.stdout, r.stdout
+    env = dict(prefix32.env, WINE32=str(tmp_path / "no-wine32-here"))
+    bad = subprocess.run([sys.executable, "-m", "pyjack_side", "doctor", "--prefix",
+                          str(prefix32.path)], env=env, cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 1
+    assert "[FAIL] 32-bit wine: " in bad.stdout and "wine32:i386" in bad.stdout, bad.stdout
