@@ -358,6 +358,7 @@ enum asiojack_msg_type {
     ASIOJACK_MSG_ERROR = 0x101,
     ASIOJACK_MSG_WELCOME = 0x102,
     ASIOJACK_MSG_OPENED = 0x103,
+    ASIOJACK_MSG_REDIRECT = 0x104,  /* OPEN: ask that server instead */
 };
 
 enum asiojack_error_code {
@@ -400,6 +401,11 @@ struct asiojack_msg_open {
     char client_name[ASIOJACK_NAME_LEN]; /* wished JACK client name; "" = from exe */
     uint32_t n_inputs;          /* 0 = the server's configured count */
     uint32_t n_outputs;
+    /* The JACK server the program's environment names (JACK_DEFAULT_SERVER,
+     * else "default"): the session's JACK client opens there, not on the
+     * server named in the asiojack server's own environment.  "" = the
+     * asiojack server's own default (protocol 2 behaviour). */
+    char jack_server[ASIOJACK_NAME_LEN];
 };
 
 struct asiojack_msg_opened {
@@ -409,6 +415,19 @@ struct asiojack_msg_opened {
     uint32_t reserved;
     char shm_name[ASIOJACK_NAME_LEN];  /* for shm_open() */
     char client_name[ASIOJACK_NAME_LEN];
+};
+
+/*
+ * Reply to OPEN when the session's JACK server is not the one this server
+ * process's libjack is bound to.  jack2's libjack keeps one set of server
+ * globals per process, so one process cannot hold clients on two JACK
+ * servers: the server starts (or finds) a sibling bound to jack_server and
+ * names its socket, inside the same runtime directory.  The driver
+ * connects there, says HELLO again and repeats its OPEN.
+ */
+struct asiojack_msg_redirect {
+    char jack_server[ASIOJACK_NAME_LEN];
+    char socket_path[ASIOJACK_TEXT_LEN];
 };
 
 struct asiojack_msg_create_buffers {
@@ -462,8 +481,9 @@ _Static_assert(sizeof(struct asiojack_msg_header) == 16, "header size");
 _Static_assert(sizeof(struct asiojack_msg_hello) == 272, "hello size");
 _Static_assert(sizeof(struct asiojack_msg_welcome) == 40, "welcome size");
 _Static_assert(sizeof(struct asiojack_msg_error) == 264, "error size");
-_Static_assert(sizeof(struct asiojack_msg_open) == 72, "open size");
+_Static_assert(sizeof(struct asiojack_msg_open) == 136, "open size");
 _Static_assert(sizeof(struct asiojack_msg_opened) == 144, "opened size");
+_Static_assert(sizeof(struct asiojack_msg_redirect) == 320, "redirect size");
 _Static_assert(sizeof(struct asiojack_msg_create_buffers) == 264,
                "create_buffers size");
 _Static_assert(sizeof(struct asiojack_msg_set_monitor) == 24, "set_monitor size");

@@ -22,7 +22,8 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         idle = config.idle_timeout if args.auto else 0.0
     try:
-        serve(config, idle_timeout=idle, config_file=config_file)
+        serve(config, idle_timeout=idle, config_file=config_file, jack_server=args.jack_server,
+              path=args.socket)
     except RuntimeError as err:
         print(f"asiojack: {err}", file=sys.stderr)
         return 1
@@ -58,6 +59,19 @@ def _register(args: argparse.Namespace) -> int:
     if done.winedllpath_needed:
         print(f"Run Windows programs with WINEDLLPATH={done.dll_dir} so Wine finds the "
               f"driver, e.g.:\n  export WINEDLLPATH={done.dll_dir}")
+    return 0
+
+
+def _install_service(args: argparse.Namespace) -> int:
+    from pyjack_side import service
+
+    try:
+        steps = service.install(args.dir, enable=not args.no_enable)
+    except OSError as err:
+        print(f"asiojack: install-service failed: {err}", file=sys.stderr)
+        return 1
+    for step in steps:
+        print(step)
     return 0
 
 
@@ -99,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit after this many seconds without a driver (0: never)")
     p.add_argument("--auto", action="store_true",
                    help="started on demand by the driver: exit after the configured idle_timeout")
+    p.add_argument("--jack-server", default=None,
+                   help="JACK server of this process's sessions (default: $JACK_DEFAULT_SERVER "
+                        "or 'default'); sessions for another are handed to a sibling server")
+    p.add_argument("--socket", type=Path, default=None,
+                   help="control socket (default: <runtime dir>/control.sock)")
     p.set_defaults(func=_serve)
 
     for name, func, text in (
@@ -111,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="use Wine's own DLL directory (needs root) instead of "
                             "~/.local/share/asiojack/wine + WINEDLLPATH")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("install-service",
+                       help="install systemd user units (asiojack.socket + asiojack.service) "
+                            "so the server is there before any program, also for programs "
+                            "in a container (Proton)")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="where to write the units (default: ~/.config/systemd/user)")
+    p.add_argument("--no-enable", action="store_true",
+                   help="only write the files; do not run systemctl --user")
+    p.set_defaults(func=_install_service)
 
     p = sub.add_parser("doctor", help="check Wine, the prefix, JACK, the server, real-time")
     p.add_argument("--prefix", type=Path, default=None,

@@ -57,7 +57,14 @@ def check_prefix(prefix: Path) -> list[Check]:
     """The prefix exists, lists the driver, and Wine can find both halves."""
     if not (prefix / "system.reg").exists():
         return [Check("prefix", False, f"no Wine prefix at {prefix}")]
-    checks = [Check("prefix", True, str(prefix))]
+    arch = wine.prefix_arch(prefix)
+    checks = [Check("prefix", True, f"{prefix} ({arch})")]
+    if arch == "win32":
+        try:
+            checks.append(Check("32-bit wine", True, wine.wine32_binary()))
+        except wine.WineError as err:
+            checks.append(Check("32-bit wine", False, f"{prefix} is a 32-bit prefix: {err}"))
+            return checks
     if not wine.is_registered(prefix):
         checks.append(Check("registered", False,
                             f"asiojack is not registered: run asiojack register --prefix {prefix}"))

@@ -12,12 +12,16 @@ it.
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +48,8 @@ log = logging.getLogger(__name__)
 PEER_POLL_SECONDS = 0.2
 #: how long stopping may wait for sessions to close
 SHUTDOWN_TIMEOUT = 5.0
+#: how long a sibling server for another JACK server may take to listen
+SIBLING_START_TIMEOUT = 10.0
 
 
 def _peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
@@ -178,6 +184,17 @@ class Connection:
         if self.session is not None:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "a session is already open")
         config = self.server.config
+        jack_server = text(body.jack_server) or self.server.jack_server
+        if jack_server != self.server.jack_server:
+            # This process's libjack is bound to another JACK server: a
+            # sibling bound to the program's takes the session.
+            path = await asyncio.get_running_loop().run_in_executor(
+                None, self.server.sibling_for, jack_server)
+            log.info("pid %d: JACK server '%s': redirected to %s", self.pid, jack_server, path)
+            self.send(pack(lib.ASIOJACK_MSG_REDIRECT,
+                           new("struct asiojack_msg_redirect", jack_server=jack_server,
+                               socket_path=str(path))))
+            return
         wanted = text(body.client_name) or client_name_for(self.exe_name)
         n_in = int(body.n_inputs) or config.inputs
         n_out = int(body.n_outputs) or config.outputs
@@ -194,11 +211,13 @@ class Connection:
 
         # Opening a JACK client blocks for a while: keep other drivers served.
         await loop.run_in_executor(self.server.jack_worker, session.open, wanted, n_in, n_out,
-                                   on_event)
+                                   on_event, jack_server)
         self.session = session
         self.server.sessions[session.session_id] = session
-        log.info("pid %d: session %d is JACK client '%s' (%d in, %d out, JACK RT priority %d)",
+        log.info("pid %d: session %d is JACK client '%s' on JACK server '%s' "
+                 "(%d in, %d out, JACK RT priority %d)",
                  self.pid, session.session_id, session.client.name if session.client else "?",
+                 session.jack_server,
                  n_in, n_out, session.jack_rt_priority)
         size = session.shm_size
         self.send(pack(lib.ASIOJACK_MSG_OPENED,
@@ -236,13 +255,19 @@ class Server:
     """The control socket and every session of this user."""
 
     def __init__(self, config: Config, path: Path | None = None,
-                 idle_timeout: float = 0.0, config_file: Path | None = None) -> None:
+                 idle_timeout: float = 0.0, config_file: Path | None = None,
+                 jack_server: str | None = None) -> None:
         """Serve sessions on ``path``; exit after ``idle_timeout`` s unused (0: never).
 
         ``config_file`` is watched: a valid change applies to new sessions,
         and to live ones either at once or through a reset of their host.
+        ``jack_server`` is the JACK server this process's sessions open on
+        (default: ``$JACK_DEFAULT_SERVER``, else "default"); a session for
+        another one is redirected to a sibling server process.
         """
         self.config = config
+        self.jack_server = default_jack_server(jack_server)
+        self.siblings: dict[str, subprocess.Popen[bytes]] = {}
         self.config_file = config_file
         self._config_stamp = self._stamp()
         self.path = path or socket_path()
@@ -255,6 +280,41 @@ class Server:
         self._session_ids = 0
         self._stop = asyncio.Event()
         self._idle_since = time.monotonic()
+
+    def sibling_for(self, jack_server: str) -> Path:
+        """The socket of a server bound to ``jack_server``, started if none answers.
+
+        Blocking (it may wait for the sibling to listen): run it off the
+        event loop.
+        """
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", jack_server)[:40]
+        digest = hashlib.sha256(jack_server.encode()).hexdigest()[:8]
+        path = self.path.parent / f"jack-{safe}-{digest}.sock"
+        if _answers(path):
+            return path
+        old = self.siblings.get(jack_server)
+        if old is None or old.poll() is not None:
+            cmd = [sys.executable, "-m", "pyjack_side", "serve", "--jack-server", jack_server,
+                   "--socket", str(path), "--idle-timeout",
+                   str(self.config.idle_timeout or 30)]
+            if self.config_file is not None:
+                cmd[3:3] = ["--config", str(self.config_file)]
+            log_file = self.path.parent / f"jack-{safe}-{digest}.log"
+            with open(log_file, "ab") as out:
+                self.siblings[jack_server] = subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    cwd="/", env=dict(os.environ, JACK_DEFAULT_SERVER=jack_server))
+        proc = self.siblings[jack_server]
+        end = time.monotonic() + SIBLING_START_TIMEOUT
+        while time.monotonic() < end:
+            if _answers(path):
+                return path
+            if proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise SessionError(lib.ASIOJACK_ERR_INTERNAL,
+                           f"could not start an asiojack server for JACK server "
+                           f"'{jack_server}' (see {path.with_suffix('.log')})")
 
     def next_session_id(self) -> int:
         """A number no other session of this server has."""
@@ -310,6 +370,8 @@ class Server:
                 if not alive(conn.pid):
                     log.info("pid %d is gone: closing its session", conn.pid)
                     await conn.close()
+            for sibling in self.siblings.values():
+                sibling.poll()  # reap one that exited idle
             if self.connections:
                 self._idle_since = time.monotonic()
             elif self.idle_timeout and time.monotonic() - self._idle_since > self.idle_timeout:
@@ -332,13 +394,21 @@ class Server:
 
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         """Serve until SIGINT/SIGTERM or the idle timeout."""
-        self._claim_socket()
-        old_umask = os.umask(0o077)
-        try:
-            server = await asyncio.start_unix_server(self._accept, path=str(self.path))
-        finally:
-            os.umask(old_umask)
-        os.chmod(self.path, 0o600)
+        activated = systemd_socket()
+        if activated is not None:
+            # systemd made the socket (and its private directory, see
+            # asiojack.socket) and keeps it: never unlink or re-create it.
+            self.path = Path(activated.getsockname())
+            server = await asyncio.start_unix_server(self._accept, sock=activated)
+            log.info("listening socket %s handed over by systemd", self.path)
+        else:
+            self._claim_socket()
+            old_umask = os.umask(0o077)
+            try:
+                server = await asyncio.start_unix_server(self._accept, path=str(self.path))
+            finally:
+                os.umask(old_umask)
+            os.chmod(self.path, 0o600)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
@@ -361,15 +431,75 @@ class Server:
                 if late:
                     log.warning("%d sessions did not close in %.0f s", len(late),
                                 SHUTDOWN_TIMEOUT)
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+            if activated is None:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+            for sibling in self.siblings.values():
+                if sibling.poll() is None:
+                    sibling.terminate()
             self.jack_worker.shutdown(wait=False, cancel_futures=True)
 
 
-def serve(config: Config, idle_timeout: float = 0.0, config_file: Path | None = None) -> None:
+#: the first file descriptor systemd passes (SD_LISTEN_FDS_START)
+LISTEN_FDS_START = 3
+
+
+def systemd_socket() -> socket.socket | None:
+    """The listening socket systemd passed, by the sd_listen_fds protocol, or None.
+
+    systemd sets LISTEN_PID to the pid it started and LISTEN_FDS to the
+    number of descriptors from fd 3 on.  They are for this process only:
+    the variables are removed either way, so no child (a sibling server,
+    the settings window) takes them for its own.  No libsystemd is needed.
+    """
+    pid, count = os.environ.pop("LISTEN_PID", ""), os.environ.pop("LISTEN_FDS", "")
+    os.environ.pop("LISTEN_FDNAMES", None)
+    if not pid or not count:
+        return None
+    if not pid.isdigit() or int(pid) != os.getpid():
+        log.warning("LISTEN_PID=%s is not this process (%d): not socket-activated",
+                    pid, os.getpid())
+        return None
+    if not count.isdigit() or int(count) < 1:
+        raise RuntimeError(f"systemd passed LISTEN_FDS={count!r}: expected one socket")
+    if int(count) > 1:
+        log.warning("systemd passed %s sockets: using the first (asiojack.socket has one)",
+                    count)
+    sock = socket.socket(fileno=LISTEN_FDS_START)
+    if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
+        raise RuntimeError("the socket systemd passed is not a unix stream socket: "
+                           "check ListenStream= in asiojack.socket")
+    if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        raise RuntimeError("the socket systemd passed is not listening: "
+                           "asiojack.socket must not set Accept=yes")
+    sock.set_inheritable(False)
+    return sock
+
+
+def default_jack_server(name: str | None = None) -> str:
+    """``name``, else ``$JACK_DEFAULT_SERVER``, else "default": the server libjack picks."""
+    return name or os.environ.get("JACK_DEFAULT_SERVER") or "default"
+
+
+def _answers(path: Path) -> bool:
+    """Whether a server listens on the unix socket ``path``."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
+def serve(config: Config, idle_timeout: float = 0.0, config_file: Path | None = None,
+          jack_server: str | None = None, path: Path | None = None) -> None:
     """Run a server in the foreground."""
-    asyncio.run(Server(config, idle_timeout=idle_timeout, config_file=config_file).run(
-        ready=lambda: print(f"asiojack: serving on {socket_path()}", flush=True)))
+    server = Server(config, path=path, idle_timeout=idle_timeout, config_file=config_file,
+                    jack_server=jack_server)
+    asyncio.run(server.run(
+        ready=lambda: print(f"asiojack: serving on {server.path}", flush=True)))
 
 
 __all__ = ["Server", "Connection", "serve"]

@@ -134,6 +134,7 @@ class Session:
         self.session_id = session_id
         self.config = config
         self.client: jack.Client | None = None
+        self.jack_server = ""     # the program's JACK server; "" = ours
         self.shm_name = f"/asiojack-{os.getuid()}-{os.getpid()}-{session_id}"
         self.shm_size = 0
         self._map: mmap.mmap | None = None
@@ -155,9 +156,14 @@ class Session:
 
     # ------------------------------------------------------------------ open
     def open(self, wanted_name: str, n_inputs: int, n_outputs: int,
-             on_event: Callable[[int], None]) -> None:
-        """Open the JACK client, map the segment, install the engine, activate."""
+             on_event: Callable[[int], None], jack_server: str = "") -> None:
+        """Open the JACK client, map the segment, install the engine, activate.
+
+        ``jack_server`` is the JACK server the program's environment names
+        (the driver sends it); "" = this process's own default.
+        """
         self.on_event = on_event
+        self.jack_server = jack_server
         try:
             self.client = self._open_client(wanted_name)
             self._map_segment(n_inputs, n_outputs)
@@ -175,10 +181,16 @@ class Session:
         """Open a client named ``wanted``, ``wanted-2``, ... (first free)."""
         base = wanted[: lib.ASIOJACK_NAME_LEN - 8] or "asio"
         last_error: Exception | None = None
+        # The server this process's environment names is left to libjack
+        # to pick, exactly as before (PipeWire's libjack reads a name as a
+        # remote of its own); only another one is named explicitly.
+        own = os.environ.get("JACK_DEFAULT_SERVER") or "default"
+        servername = self.jack_server if self.jack_server not in ("", own) else None
         for n in range(1, 100):
             name = base if n == 1 else f"{base}-{n}"
             try:
-                return jack.Client(name, use_exact_name=True, no_start_server=True)
+                return jack.Client(name, use_exact_name=True, no_start_server=True,
+                                   servername=servername)
             except jack.JackOpenError as err:
                 last_error = err
                 # With an exact name, jackd answers a clash with "server
@@ -187,8 +199,10 @@ class Session:
                 clash = err.status.name_not_unique or err.status.server_error
                 if not clash:
                     break
+        server = self.jack_server or os.environ.get("JACK_DEFAULT_SERVER") or "default"
         raise SessionError(lib.ASIOJACK_ERR_JACK,
-                           f"JACK server not running or refused client '{base}' ({last_error})")
+                           f"JACK server '{server}' not running or refused client '{base}' "
+                           f"({last_error})")
 
     def _map_segment(self, n_inputs: int, n_outputs: int) -> None:
         size = int(lib.asiojack_shm_size(n_inputs, n_outputs, lib.ASIOJACK_MAX_FRAMES))

@@ -46,6 +46,62 @@ def wine_binary() -> str:
                     "or set WINE to the wine64 binary")
 
 
+#: how to get 32-bit Wine on Debian without apt removing wine64 (version
+#: skew with the security suite can make `apt-get install wine32:i386`
+#: alone remove wine64 and libwine:amd64)
+WINE32_INSTALL = ("install 32-bit Wine (Debian: dpkg --add-architecture i386 && apt-get update "
+                  "&& apt-get install wine64 wine32:i386 libwine:amd64 libwine:i386, in one "
+                  "command; if apt proposes to remove wine64, answer no and see "
+                  "scripts/install-deps), or set WINE32 to a 32-bit-capable wine")
+
+
+def wine32_binary() -> str:
+    """The Wine loader of 32-bit prefixes: ``$WINE32``, Debian's ``wine`` (wine32) or ``wine``.
+
+    On Debian the 32-bit loader is /usr/lib/wine/wine, from the wine32:i386
+    package; without it Debian's ``wine`` wrapper falls back to wine64,
+    which cannot run a 32-bit prefix.
+    """
+    explicit = os.environ.get("WINE32")
+    if explicit:
+        if found := shutil.which(explicit):
+            return found
+        raise WineError(f"32-bit Wine not found: WINE32={explicit} is not an executable; "
+                        + WINE32_INSTALL)
+    debian = Path("/usr/lib/wine")
+    if (debian / "wine64").exists():
+        if (debian / "wine").exists():
+            return str(debian / "wine")
+        raise WineError("this Wine has no 32-bit loader (/usr/lib/wine/wine, package "
+                        "wine32:i386): " + WINE32_INSTALL)
+    if found := shutil.which("wine"):
+        return found
+    raise WineError("32-bit Wine not found: " + WINE32_INSTALL)
+
+
+def prefix_arch(prefix: Path) -> str:
+    """``win32`` or ``win64``: what ``#arch=`` in the prefix's system.reg says.
+
+    Wine writes the line when it creates a prefix (WINEARCH); a prefix
+    without it is taken for the 64-bit default.
+    """
+    try:
+        with open(prefix / "system.reg", encoding="utf-8", errors="replace") as f:
+            head = [next(f, "") for _ in range(8)]
+    except OSError:
+        return "win64"
+    for line in head:
+        match = re.match(r"#arch=(win32|win64)\s*$", line.strip())
+        if match:
+            return match.group(1)
+    return "win64"
+
+
+def wine_for(prefix: Path) -> str:
+    """The Wine loader that can run programs in ``prefix``."""
+    return wine32_binary() if prefix_arch(prefix) == "win32" else wine_binary()
+
+
 def wine_lib_dir() -> Path:
     """Wine's own builtin DLL directory (the one holding x86_64-windows/)."""
     for candidate in (Path("/usr/lib/x86_64-linux-gnu/wine"), Path("/usr/lib/wine"),
@@ -123,7 +179,7 @@ class Registration:
 def _run_wine(prefix: Path, dll_dir: Path | None, *args: str, timeout: float = 120) -> str:
     env = wine_env(prefix, dll_dir)
     try:
-        r = subprocess.run([wine_binary(), *args], env=env, capture_output=True, text=True,
+        r = subprocess.run([wine_for(prefix), *args], env=env, capture_output=True, text=True,
                            timeout=timeout)
     except subprocess.TimeoutExpired as err:
         raise WineError(f"wine {' '.join(args)} did not finish in {timeout:.0f} s") from err
@@ -140,21 +196,37 @@ def register(prefix: Path, system: bool = False, source: Path | None = None) -> 
     if not (prefix / "system.reg").exists():
         raise WineError(f"no Wine prefix at {prefix}: create it first "
                         f"(WINEPREFIX={prefix} wineboot --init)")
+    win32 = prefix_arch(prefix) == "win32"
+    if win32:
+        # Only the i386 driver can load in a 32-bit prefix: fail before
+        # copying anything if it, or a 32-bit Wine, is missing.
+        if not (source / "i386-windows" / DLL).exists() or \
+                not (source / "i386-unix" / SO).exists():
+            raise WineError(f"{prefix} is a 32-bit prefix (WINEARCH=win32) and the 32-bit "
+                            f"driver was not built: install gcc-mingw-w64-i686 and "
+                            f"gcc-multilib, then reinstall asiojack")
+        wine32_binary()
     dll_dir = wine_lib_dir() if system else user_driver_dir()
     steps = []
+    if win32:
+        steps.append(f"{prefix} is a 32-bit prefix (#arch=win32): installing the i386 driver")
     for sub, name in DRIVER_FILES:
         if sub.startswith("i386") and not (source / sub / name).exists():
             continue  # built without i686 MinGW: 64-bit programs only
         _copy(source / sub / name, dll_dir / sub / name)
         steps.append(f"installed {dll_dir / sub / name}")
-    _copy(source / "x86_64-windows" / DLL, _system32(prefix) / DLL)
+    # In a 32-bit prefix, system32 holds 32-bit DLLs.
+    pe_arch = "i386-windows" if win32 else "x86_64-windows"
+    _copy(source / pe_arch / DLL, _system32(prefix) / DLL)
     steps.append(f"installed {_system32(prefix) / DLL}")
     wine_dir = None if system else dll_dir
     _run_wine(prefix, wine_dir, "regsvr32", "/s", DLL)
     if not is_registered(prefix):
         raise WineError("regsvr32 ran but left no HKLM\\Software\\ASIO\\asiojack")
-    steps.append(f"registered {DLL} in {prefix} (HKLM\\Software\\ASIO\\asiojack)")
-    steps += _register_32bit(prefix, source, wine_dir)
+    bits = " (32-bit)" if win32 else ""
+    steps.append(f"registered {DLL}{bits} in {prefix} (HKLM\\Software\\ASIO\\asiojack)")
+    if not win32:
+        steps += _register_32bit(prefix, source, wine_dir)
     return Registration(prefix, dll_dir, system, steps)
 
 
@@ -169,7 +241,7 @@ def _register_32bit(prefix: Path, source: Path, wine_dir: Path | None) -> list[s
         _run_wine(prefix, wine_dir, "C:\\windows\\syswow64\\regsvr32.exe", "/s", DLL)
     except WineError as err:
         steps.append(f"32-bit programs: not registered, this Wine cannot run 32-bit code "
-                     f"(install wine32): {err}")
+                     f"({WINE32_INSTALL}): {err}")
     else:
         steps.append(f"registered the 32-bit {DLL} for 32-bit programs")
     return steps
@@ -204,7 +276,7 @@ def is_registered(prefix: Path) -> bool:
     if not (prefix / "system.reg").exists():
         return False
     try:
-        wine_binary()
+        wine_for(prefix)
     except WineError:
         text = (prefix / "system.reg").read_text(encoding="utf-8", errors="replace")
         return re.search(r"^\[" + ASIO_KEY + r"\]", text, re.M | re.I) is not None

@@ -214,7 +214,8 @@ def test_jack_gone_and_back(peer_bin: Path, tmp_path: Path) -> None:
                 raw.hello()
                 raw.send(lib.ASIOJACK_MSG_OPEN, new("struct asiojack_msg_open"))
                 code, message = raw.error()
-                assert code == lib.ASIOJACK_ERR_JACK and "JACK server not running" in message
+                assert code == lib.ASIOJACK_ERR_JACK, message
+                assert f"JACK server '{jackd.name}' not running" in message
             # JACK back under the same name: a new session works, next to
             # the dead one, and the dead one says what happened.
             restarted = start_jackd(tmp_path, 256, name=jackd.name)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* autostart.c: start the server detached (double fork through sh + setsid). */
+/* autostart.c: start the server detached (double fork through sh + setsid),
+ * with only the part of the program's environment the server needs. */
 #include "autostart.h"
 
 #include <errno.h>
@@ -7,12 +8,54 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
 
-pid_t asiojack_spawn_server(const char *log_path)
+/*
+ * Whether a variable of the program's environment may reach a server it
+ * starts.  A list of what to keep, not of what to drop: Proton and the
+ * Steam runtime set LD_LIBRARY_PATH, LD_PRELOAD (the overlay), PYTHONHOME
+ * and more to their own files, which would bring e.g. the runtime's old
+ * libjack into our server (the protocol mismatch wineasio users hit).
+ * Kept: where the user's files are (HOME, XDG_*), which JACK and PipeWire
+ * to use (JACK_*, PIPEWIRE_*), asiojack's own settings, how to find the
+ * command (PATH), and what the settings window needs (display, locale).
+ */
+static int server_needs(const char *kv)
+{
+    static const char *const names[] = {
+        "HOME", "USER", "LOGNAME", "PATH", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+        "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS",
+    };
+    static const char *const prefixes[] = {"XDG_", "JACK_", "ASIOJACK_", "PIPEWIRE_", "LC_"};
+    const char *eq = strchr(kv, '=');
+    size_t n;
+    if (!eq)
+        return 0;
+    n = (size_t)(eq - kv);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i]) == n && !strncmp(kv, names[i], n))
+            return 1;
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (!strncmp(kv, prefixes[i], strlen(prefixes[i])))
+            return 1;
+    return 0;
+}
+
+size_t asiojack_server_environ(char **out, size_t max)
+{
+    size_t n = 0;
+    for (char **e = environ; e && *e && n + 1 < max; e++)
+        if (server_needs(*e))
+            out[n++] = *e;
+    out[n] = NULL;
+    return n;
+}
+
+pid_t asiojack_spawn_server(const char *log_path, const char *socket_path)
 {
     /* sh backgrounds the server and exits at once, so the server is
      * reparented to init and never becomes a zombie of the host process.
@@ -22,8 +65,12 @@ pid_t asiojack_spawn_server(const char *log_path)
      * business (and a source tree there could shadow the installed code). */
     static const char script[] =
         "cmd=\"${ASIOJACK_SERVER:-asiojack}\"; cd / && "
+        "echo \"asiojack driver (pid $PPID): no server on $2, starting: $cmd serve --auto\" "
+        ">>\"$1\"; "
         "setsid $cmd serve --auto </dev/null >>\"$1\" 2>&1 & echo $!";
-    char *argv[] = {"sh", "-c", (char *)script, "sh", (char *)log_path, NULL};
+    char *argv[] = {"sh", "-c", (char *)script, "sh", (char *)log_path,
+                    (char *)socket_path, NULL};
+    char *envp[256];
     posix_spawn_file_actions_t actions;
     int fds[2], status;
     pid_t sh_pid, server = -1;
@@ -34,7 +81,8 @@ pid_t asiojack_spawn_server(const char *log_path)
         return -1;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    int r = posix_spawn(&sh_pid, "/bin/sh", &actions, NULL, argv, environ);
+    asiojack_server_environ(envp, sizeof(envp) / sizeof(envp[0]));
+    int r = posix_spawn(&sh_pid, "/bin/sh", &actions, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
     if (r != 0) {

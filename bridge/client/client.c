@@ -110,8 +110,9 @@ static int send_msg(struct asiojack_client *c, uint32_t type, const void *payloa
  * REFUSED (or VERSION).  The server sends nothing but replies: events
  * travel through the segment's event word, never the socket.
  */
-static int read_reply(struct asiojack_client *c, uint32_t want_type, void *out,
-                      uint32_t out_size)
+static int read_reply_either(struct asiojack_client *c, uint32_t want_type,
+                             uint32_t alt_type, uint32_t *got_type, void *out,
+                             uint32_t out_size)
 {
     struct asiojack_msg_header h;
     union {
@@ -138,13 +139,21 @@ static int read_reply(struct asiojack_client *c, uint32_t want_type, void *out,
         }
         return ASIOJACK_CLIENT_REFUSED;
     }
-    if (h.type != want_type)
+    if (h.type != want_type && (!alt_type || h.type != alt_type))
         return fail(c, ASIOJACK_CLIENT_PROTOCOL,
                     "the asiojack server answered with message type %u, expected %u",
                     h.type, want_type);
+    if (got_type)
+        *got_type = h.type;
     if (out)
         memcpy(out, &body, h.size < out_size ? h.size : out_size);
     return 0;
+}
+
+static int read_reply(struct asiojack_client *c, uint32_t want_type, void *out,
+                      uint32_t out_size)
+{
+    return read_reply_either(c, want_type, 0, NULL, out, out_size);
 }
 
 static int request(struct asiojack_client *c, uint32_t type, const void *payload,
@@ -154,12 +163,12 @@ static int request(struct asiojack_client *c, uint32_t type, const void *payload
     return r ? r : read_reply(c, ASIOJACK_MSG_OK, NULL, 0);
 }
 
+static int say_hello(struct asiojack_client *c);
+
 int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
                             uint32_t bits, int autostart)
 {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    struct asiojack_msg_hello hello;
-    struct asiojack_msg_welcome welcome;
 
     memset(c, 0, sizeof(*c));
     c->fd = -1;
@@ -172,7 +181,7 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
         runtime_dir(dir, sizeof(dir));
         mkdir(dir, 0700);
         snprintf(log, sizeof(log), "%s/server.log", dir);
-        pid_t server = asiojack_spawn_server(log);
+        pid_t server = asiojack_spawn_server(log, path);
         if (server >= 0) {
             uint64_t give_up = asiojack_now_ns() + START_TIMEOUT_MS * 1000000ull;
             while (c->fd < 0 && asiojack_now_ns() < give_up) {
@@ -188,17 +197,29 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
         }
         if (c->fd < 0)
             return fail(c, ASIOJACK_CLIENT_NO_SERVER,
-                        "asiojack server not running and could not be started "
-                        "(is `asiojack` on PATH? see %s)", log);
+                        "asiojack server not running on %s and could not be started "
+                        "(see %s; in a container: `asiojack install-service` outside it)",
+                        path, log);
     }
     if (c->fd < 0)
-        return fail(c, ASIOJACK_CLIENT_NO_SERVER, "asiojack server not running (no %s)", path);
+        return fail(c, ASIOJACK_CLIENT_NO_SERVER,
+                    "asiojack server not running (nothing listens on %s)", path);
+    c->bits = bits;
+    asiojack_copy_text(c->exe_name, sizeof(c->exe_name), exe_name);
+    return say_hello(c);
+}
+
+/* HELLO on a fresh connection; on failure the connection is closed. */
+static int say_hello(struct asiojack_client *c)
+{
+    struct asiojack_msg_hello hello;
+    struct asiojack_msg_welcome welcome;
 
     memset(&hello, 0, sizeof(hello));
     hello.protocol_version = ASIOJACK_PROTOCOL_VERSION;
     hello.pid = (uint32_t)getpid();
-    hello.bits = bits;
-    asiojack_copy_text(hello.exe_name, sizeof(hello.exe_name), exe_name);
+    hello.bits = c->bits;
+    asiojack_copy_text(hello.exe_name, sizeof(hello.exe_name), c->exe_name);
     int r = send_msg(c, ASIOJACK_MSG_HELLO, &hello, sizeof(hello));
     if (!r)
         r = read_reply(c, ASIOJACK_MSG_WELCOME, &welcome, sizeof(welcome));
@@ -219,6 +240,73 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
     return 0;
 }
 
+/*
+ * The server named a sibling for our JACK server: leave this connection
+ * and say hello there.  The path comes from another process, so it must
+ * be a terminated path inside our own runtime directory.
+ */
+static int follow_redirect(struct asiojack_client *c, struct asiojack_msg_redirect *to)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    size_t n;
+
+    to->socket_path[sizeof(to->socket_path) - 1] = 0;
+    to->jack_server[sizeof(to->jack_server) - 1] = 0;
+    if (runtime_dir(dir, sizeof(dir)) < 0)
+        return fail(c, ASIOJACK_CLIENT_PROTOCOL, "the asiojack runtime directory path is too long");
+    n = strlen(dir);
+    if (strncmp(to->socket_path, dir, n) != 0 || to->socket_path[n] != '/' ||
+        strstr(to->socket_path + n, "/..") ||
+        strlen(to->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return fail(c, ASIOJACK_CLIENT_PROTOCOL,
+                    "the asiojack server redirected to %.100s, outside %.100s",
+                    to->socket_path, dir);
+    close(c->fd);
+    c->fd = try_connect(to->socket_path);
+    if (c->fd < 0)
+        return fail(c, ASIOJACK_CLIENT_NO_SERVER,
+                    "the asiojack server for JACK server '%s' does not answer on %.150s",
+                    to->jack_server, to->socket_path);
+    return say_hello(c);
+}
+
+/*
+ * Map the session's segment.  The host's buffer pointers point into it, so
+ * for a 32-bit program running in a 64-bit process (Wine 9+ new-style
+ * WoW64: a 32-bit PE over this 64-bit library) every byte of it must lie
+ * below 4 GiB.  MAP_32BIT (x86_64) gives the low 2 GiB; failing that, a
+ * free place is looked for in the 2-4 GiB range with MAP_FIXED_NOREPLACE,
+ * which never replaces a mapping that is there (Wine's own views of the
+ * 32-bit address space included).
+ */
+static void *map_segment(struct asiojack_client *c, int fd, size_t size)
+{
+    const int prot = PROT_READ | PROT_WRITE;
+    /* MAP_POPULATE: the callback thread touches every page each cycle and
+     * must not fault on them there. */
+    const int shared = MAP_SHARED | MAP_POPULATE;
+    void *p;
+
+    if (!c->map_below_4g || sizeof(void *) == 4)
+        return mmap(NULL, size, prot, shared, fd, 0);
+#if defined(__x86_64__) && defined(MAP_32BIT)
+    p = mmap(NULL, size, prot, shared | MAP_32BIT, fd, 0);
+    if (p != MAP_FAILED)
+        return p;
+#endif
+#ifdef MAP_FIXED_NOREPLACE
+    for (uint64_t hint = 0x80000000u; hint + size <= 0x100000000u; hint += 0x4000000u) {
+        p = mmap((void *)(uintptr_t)hint, size, prot, shared | MAP_FIXED_NOREPLACE, fd, 0);
+        if (p == (void *)(uintptr_t)hint)
+            return p;
+        if (p != MAP_FAILED)
+            munmap(p, size); /* a kernel before 4.17 took the flag as a mere hint */
+    }
+#endif
+    errno = ENOMEM;
+    return MAP_FAILED;
+}
+
 int asiojack_client_open(struct asiojack_client *c, const char *client_name,
                          uint32_t n_inputs, uint32_t n_outputs)
 {
@@ -228,13 +316,42 @@ int asiojack_client_open(struct asiojack_client *c, const char *client_name,
 
     memset(&open_msg, 0, sizeof(open_msg));
     asiojack_copy_text(open_msg.client_name, sizeof(open_msg.client_name), client_name);
+    /* The program's JACK server, as libjack would pick it in this process:
+     * the asiojack server may have been started for another program, with
+     * another environment, and must open this session where this one
+     * expects it. */
+    const char *jack_server = getenv("JACK_DEFAULT_SERVER");
+    if (!jack_server || !*jack_server)
+        jack_server = "default";
+    if (strlen(jack_server) >= sizeof(open_msg.jack_server))
+        return fail(c, ASIOJACK_CLIENT_REFUSED,
+                    "JACK_DEFAULT_SERVER is longer than %zu bytes: asiojack cannot name it",
+                    sizeof(open_msg.jack_server) - 1);
+    asiojack_copy_text(open_msg.jack_server, sizeof(open_msg.jack_server), jack_server);
     open_msg.n_inputs = n_inputs;
     open_msg.n_outputs = n_outputs;
     int r = send_msg(c, ASIOJACK_MSG_OPEN, &open_msg, sizeof(open_msg));
+    uint32_t got = 0;
+    union {
+        struct asiojack_msg_opened opened;
+        struct asiojack_msg_redirect redirect;
+    } reply;
+    memset(&reply, 0, sizeof(reply));
     if (!r)
-        r = read_reply(c, ASIOJACK_MSG_OPENED, &opened, sizeof(opened));
+        r = read_reply_either(c, ASIOJACK_MSG_OPENED, ASIOJACK_MSG_REDIRECT, &got, &reply,
+                              sizeof(reply));
+    if (!r && got == ASIOJACK_MSG_REDIRECT) {
+        /* Once only: the sibling is bound to this JACK server and never
+         * redirects a session for it. */
+        r = follow_redirect(c, &reply.redirect);
+        if (!r)
+            r = send_msg(c, ASIOJACK_MSG_OPEN, &open_msg, sizeof(open_msg));
+        if (!r)
+            r = read_reply(c, ASIOJACK_MSG_OPENED, &reply, sizeof(reply));
+    }
     if (r)
         return r;
+    opened = reply.opened;
 
     opened.shm_name[sizeof(opened.shm_name) - 1] = 0;
     uint64_t size = (uint64_t)opened.shm_size_lo | ((uint64_t)opened.shm_size_hi << 32);
@@ -247,14 +364,19 @@ int asiojack_client_open(struct asiojack_client *c, const char *client_name,
         return fail(c, ASIOJACK_CLIENT_SHM, "shared memory %s has the wrong size",
                     opened.shm_name);
     }
-    /* MAP_POPULATE: the callback thread touches every page each cycle and
-     * must not fault on them there. */
-    void *base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                      fd, 0);
+    void *base = map_segment(c, fd, (size_t)size);
     close(fd);
     if (base == MAP_FAILED)
-        return fail(c, ASIOJACK_CLIENT_SHM, "cannot map shared memory %s: %s",
-                    opened.shm_name, strerror(errno));
+        return fail(c, ASIOJACK_CLIENT_SHM, "cannot map shared memory %s%s: %s",
+                    opened.shm_name,
+                    c->map_below_4g ? " below 4 GiB for a 32-bit program" : "",
+                    strerror(errno));
+    if (c->map_below_4g && (uint64_t)(uintptr_t)base + size > 0x100000000u) {
+        munmap(base, (size_t)size);
+        return fail(c, ASIOJACK_CLIENT_SHM,
+                    "shared memory %s landed above 4 GiB: a 32-bit program cannot use it",
+                    opened.shm_name);
+    }
     /* Locked too where RLIMIT_MEMLOCK allows; populated is what is left
      * otherwise (the server locks its own mapping and logs a refusal). */
     (void)mlock(base, (size_t)size);

@@ -36,6 +36,11 @@ struct asiojack_client {
     char client_name[ASIOJACK_NAME_LEN];
     char shm_name[ASIOJACK_NAME_LEN];
     char server_version[32];
+    uint32_t bits;               /* from connect: said again after a redirect */
+    uint32_t map_below_4g;       /* set between connect and open: the segment
+                                    goes below 4 GiB, for a 32-bit program in
+                                    a 64-bit process (new-style WoW64) */
+    char exe_name[ASIOJACK_TEXT_LEN];
     char error[ASIOJACK_TEXT_LEN]; /* last failure, in words */
 };
 

@@ -43,7 +43,7 @@ enum asiojack_msg_type {
     ASIOJACK_MSG_DISPOSE_BUFFERS, ASIOJACK_MSG_START, ASIOJACK_MSG_STOP,
     ASIOJACK_MSG_CLOSE, ASIOJACK_MSG_SET_MONITOR, ASIOJACK_MSG_TRANSPORT,
     ASIOJACK_MSG_OK, ASIOJACK_MSG_ERROR,
-    ASIOJACK_MSG_WELCOME, ASIOJACK_MSG_OPENED, ...
+    ASIOJACK_MSG_WELCOME, ASIOJACK_MSG_OPENED, ASIOJACK_MSG_REDIRECT, ...
 };
 enum asiojack_error_code {
     ASIOJACK_ERR_VERSION, ASIOJACK_ERR_MALFORMED, ASIOJACK_ERR_STATE,
@@ -96,8 +96,9 @@ struct asiojack_msg_error {
     int32_t code; uint32_t server_protocol_version; char message[...]; ...;
 };
 struct asiojack_msg_open {
-    char client_name[...]; uint32_t n_inputs; uint32_t n_outputs; ...;
+    char client_name[...]; uint32_t n_inputs; uint32_t n_outputs; char jack_server[...]; ...;
 };
+struct asiojack_msg_redirect { char jack_server[...]; char socket_path[...]; ...; };
 struct asiojack_msg_opened {
     uint32_t session_id; uint32_t shm_size_lo; uint32_t shm_size_hi;
     char shm_name[...]; char client_name[...]; ...;

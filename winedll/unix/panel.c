@@ -16,9 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "autostart.h"
 #include "unix_private.h"
 
-extern char **environ;
 
 static int has_display(void)
 {
@@ -71,7 +71,10 @@ asiojack_ntstatus asiojack_unix_control_panel(void *args)
     }
     log_path(log, sizeof(log));
     char *argv[] = {"sh", "-c", (char *)script, "sh", log, NULL};
-    int r = posix_spawn(&sh_pid, "/bin/sh", NULL, NULL, argv, environ);
+    /* The settings window is our Python too: no runtime's libraries in it. */
+    char *envp[256];
+    asiojack_server_environ(envp, sizeof(envp) / sizeof(envp[0]));
+    int r = posix_spawn(&sh_pid, "/bin/sh", NULL, NULL, argv, envp);
     if (r != 0) {
         p->status = ASIOJACK_PANEL_FAILED;
         snprintf(p->error, sizeof(p->error), "cannot run /bin/sh for `asiojack settings`: %s",

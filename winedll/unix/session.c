@@ -25,6 +25,11 @@ static asiojack_ntstatus report(struct asiojack_unix_control *ctl,
 
 asiojack_ntstatus asiojack_unix_open(void *args)
 {
+    return asiojack_unix_open_session(args, 0);
+}
+
+asiojack_ntstatus asiojack_unix_open_session(void *args, int below_4g)
+{
     struct asiojack_unix_open_params *p = args;
     struct asiojack_client *c = calloc(1, sizeof(*c));
 
@@ -42,6 +47,7 @@ asiojack_ntstatus asiojack_unix_open(void *args)
 
     int r = asiojack_client_connect(c, p->exe_name, p->bits, p->autostart != 0);
     if (!r) {
+        c->map_below_4g = below_4g != 0;
         r = asiojack_client_open(c, p->client_name, 0, 0);
         if (r)
             asiojack_client_close(c);

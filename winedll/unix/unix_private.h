@@ -24,6 +24,8 @@ static inline struct asiojack_client *asiojack_unix_client(uint64_t handle)
 
 /* session.c: the control calls, on the host's control thread. */
 asiojack_ntstatus asiojack_unix_open(void *args);
+/* OPEN, with the segment mapped below 4 GiB when below_4g (wow64.c). */
+asiojack_ntstatus asiojack_unix_open_session(void *args, int below_4g);
 asiojack_ntstatus asiojack_unix_close(void *args);
 asiojack_ntstatus asiojack_unix_create_buffers(void *args);
 asiojack_ntstatus asiojack_unix_dispose_buffers(void *args);
