@@ -27,7 +27,9 @@ from pathlib import Path
 import jack
 import numpy as np
 import pytest
-from hostile import (
+
+from asiojack_rig.harness import AsiojackServer, Jackd, start_jackd, start_server, wait_for
+from asiojack_rig.hostile import (
     ASE_INVALID_PARAMETER,
     ASE_NOT_PRESENT,
     ASE_OK,
@@ -45,8 +47,6 @@ from hostile import (
     jack_period,
     restart_jackd,
 )
-
-from asiojack_rig.harness import AsiojackServer, Jackd, start_jackd, start_server, wait_for
 from asiojack_rig.probe import SCALE, LoopProbe
 from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output, wine_loader
 

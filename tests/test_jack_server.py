@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from conftest import AsiojackServer, Jackd, start_jackd, start_peer, start_server, wait_for
-from winehost import WinePrefix, make_prefix, parse_host_output
 
+from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output
 from pyjack_side.abi import lib
 
 

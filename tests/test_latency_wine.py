@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile import ASE_SUCCESS, HostProcess, build_host
 
 from asiojack_rig.harness import AsiojackServer, Jackd, Segment, start_jackd, start_server
+from asiojack_rig.hostile import ASE_SUCCESS, HostProcess, build_host
 from asiojack_rig.winehost import WinePrefix, make_prefix
 
 CONFIG = "inputs = 4\noutputs = 4\ndeadline = 0.9\n"

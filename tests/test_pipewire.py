@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile import BUFFER_SIZE_CHANGE, RESET_REQUEST, HostProcess, build_host
 from pwjack import PW_JACK_LIB, PipeWire, start_pipewire
 
 from asiojack_rig.harness import AsiojackServer, start_server, wait_for
+from asiojack_rig.hostile import BUFFER_SIZE_CHANGE, RESET_REQUEST, HostProcess, build_host
 from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output
 
 CONFIG = "inputs = 4\noutputs = 4\ndeadline = 0.9\n"

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from conftest import AsiojackServer, Jackd, start_server
-from winehost import ROOT, cache_dir, parse_host_output
 
+from asiojack_rig.winehost import ROOT, cache_dir, parse_host_output
 from pyjack_side import wine
 
 PA32_DLL = "libportaudio32bit-asio.dll"

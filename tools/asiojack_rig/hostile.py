@@ -45,6 +45,7 @@ class HostProcess:
 
     def __init__(self, exe: Path, args: list[str], env: dict[str, str],
                  prefix_args: list[str] | None = None) -> None:
+        """Start ``exe`` under Wine with ``args``; a thread collects its lines."""
         cmd = [wine_loader(), str(exe), *(prefix_args or []), *args]
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, bufsize=1)
@@ -75,10 +76,12 @@ class HostProcess:
             self._stderr.append(line)
 
     def snapshot(self) -> list[Event]:
+        """The events so far (a copy)."""
         with self._lock:
             return list(self.events)
 
     def of(self, kind: str) -> list[Event]:
+        """The events of one kind so far."""
         return [e for e in self.snapshot() if e.get("event") == kind]
 
     def wait(self, predicate: Callable[[Event], bool], timeout: float, what: str,
@@ -96,10 +99,12 @@ class HostProcess:
                 raise AssertionError(f"host exited ({self.proc.returncode}) before {what}: "
                                      f"{self.tail()}")
             return None
-        result: Event = wait_for(find, timeout, what + f" (host said: {self.tail()})")
+        result = wait_for(find, timeout, what + f" (host said: {self.tail()})")
+        assert result is not None  # wait_for returns only a true value
         return result
 
     def wait_event(self, kind: str, timeout: float, after: int = 0, **fields: Any) -> Event:
+        """The first event of ``kind`` (from index ``after``) with these field values."""
         return self.wait(lambda e: e.get("event") == kind and
                          all(e.get(k) == v for k, v in fields.items()),
                          timeout, f"event {kind} {fields}", after)
@@ -130,11 +135,13 @@ class HostProcess:
         return result[-1]
 
     def kill(self) -> None:
+        """SIGKILL the host and reap it."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
 
     def tail(self, n: int = 12) -> str:
+        """The host's last ``n`` output lines, for failure messages."""
         with self._lock:
             lines = self.lines[-n:]
         return "\n".join(lines) + ("\nstderr: " + "".join(self._stderr[-5:]) if self._stderr
@@ -161,6 +168,7 @@ def jack_period(jackd: Jackd) -> int:
 
 
 def sleep_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``predicate`` for up to ``timeout`` s; whether it came true."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():
