@@ -201,9 +201,9 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
     } else {
         s->misses++;
         /* The host learns of it as kAsioOverload.  No wake: the next
-         * cycle's doorbell carries the bit, and this callback makes no
-         * more system calls than it must. */
-        __atomic_fetch_or(&s->events, ASIOJACK_EVENT_OVERLOAD, __ATOMIC_RELEASE);
+         * cycle's wake carries the bit, and this callback makes no more
+         * system calls than it must. */
+        asiojack_raise_events(s, ASIOJACK_EVENT_OVERLOAD);
         silence_outputs(e, nframes, 0);
     }
     s->sample_position += nframes;

@@ -22,28 +22,39 @@
 
 #include "shm.h"
 
-/* Worst (max) latency of the ports `port` is connected to, in `mode`; -1
- * when it has no connections.  Read from the peers rather than from our
- * own port, so it is right even before JACK recomputed our ports (the
- * server asks at once after it connected them). */
-static int64_t worst_of_peers(jack_client_t *client, jack_port_t *port,
-                              jack_latency_callback_mode_t mode)
+/*
+ * The latency range `port` gets from its connections in `mode`: the widest
+ * range among the ports it is connected to, as JACK computes it for a
+ * port ({0, 0} when unconnected).  Returns 0 when it has no connections.
+ * Read from the peers rather than from our own port, so it is right even
+ * before JACK recomputed our ports (the server asks at once after it
+ * connected them), and with libjacks that leave our own port's range of
+ * the other direction alone (PipeWire's, for an output's playback range).
+ */
+static int range_from_peers(jack_client_t *client, jack_port_t *port,
+                            jack_latency_callback_mode_t mode, jack_latency_range_t *out)
 {
     const char **peers = jack_port_get_all_connections(client, port);
-    if (!peers)
-        return -1;
-    int64_t worst = -1;
-    for (size_t i = 0; peers[i]; i++) {
+    jack_latency_range_t widest = {UINT32_MAX, 0};
+    int connected = 0;
+    for (size_t i = 0; peers && peers[i]; i++) {
         jack_port_t *peer = jack_port_by_name(client, peers[i]);
         jack_latency_range_t range = {0, 0};
         if (!peer)
             continue;
         jack_port_get_latency_range(peer, mode, &range);
-        if ((int64_t)range.max > worst)
-            worst = range.max;
+        connected = 1;
+        if (range.min < widest.min)
+            widest.min = range.min;
+        if (range.max > widest.max)
+            widest.max = range.max;
     }
-    jack_free(peers);
-    return worst;
+    if (peers)
+        jack_free(peers);
+    if (!connected)
+        widest.min = 0;
+    *out = widest;
+    return connected;
 }
 
 /* Worst latency of the physical ports of one direction: what connecting
@@ -91,9 +102,9 @@ static uint32_t side_latency(const struct asiojack_engine *e, int outputs)
     for (uint32_t ch = 0; ch < n; ch++) {
         if (!ports[ch] || (any_active && !__atomic_load_n(&active[ch], __ATOMIC_RELAXED)))
             continue;
-        int64_t w = worst_of_peers(e->client, ports[ch], mode);
-        if (w > worst)
-            worst = w;
+        jack_latency_range_t range;
+        if (range_from_peers(e->client, ports[ch], mode, &range) && range.max > worst)
+            worst = range.max;
     }
     if (worst >= 0)
         return (uint32_t)worst;
@@ -116,19 +127,19 @@ int asiojack_engine_update_latencies(struct asiojack_engine *e)
 /*
  * JACK's default for a client without a latency callback, done by hand:
  * every port is taken to depend on every port of the other direction, and
- * the client adds nothing.  JACK has just recomputed `from` (our inputs'
- * capture ranges, or our outputs' playback ranges) from their connections;
- * the widest range of them goes on every port of the other direction.
+ * the client adds nothing.  The widest range reaching `from` (our inputs'
+ * capture ranges, or our outputs' playback ranges) goes on every port of
+ * the other direction.
  */
-static void propagate(jack_port_t *const *from, uint32_t n_from, jack_port_t *const *to,
-                      uint32_t n_to, jack_latency_callback_mode_t mode)
+static void propagate(jack_client_t *client, jack_port_t *const *from, uint32_t n_from,
+                      jack_port_t *const *to, uint32_t n_to, jack_latency_callback_mode_t mode)
 {
     jack_latency_range_t widest = {UINT32_MAX, 0};
     for (uint32_t i = 0; i < n_from; i++) {
-        jack_latency_range_t r = {0, 0};
+        jack_latency_range_t r;
         if (!from[i])
             continue;
-        jack_port_get_latency_range(from[i], mode, &r);
+        range_from_peers(client, from[i], mode, &r);
         if (r.min < widest.min)
             widest.min = r.min;
         if (r.max > widest.max)
@@ -150,9 +161,9 @@ static void latency_changed(jack_latency_callback_mode_t mode, void *arg)
 {
     struct asiojack_engine *e = arg;
     if (mode == JackCaptureLatency)
-        propagate(e->in_ports, e->n_inputs, e->out_ports, e->n_outputs, mode);
+        propagate(e->client, e->in_ports, e->n_inputs, e->out_ports, e->n_outputs, mode);
     else
-        propagate(e->out_ports, e->n_outputs, e->in_ports, e->n_inputs, mode);
+        propagate(e->client, e->out_ports, e->n_outputs, e->in_ports, e->n_inputs, mode);
     asiojack_engine_update_latencies(e);
 }
 
