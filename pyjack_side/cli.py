@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pyjack_side import __version__
 from pyjack_side.config import ConfigError, load
-from pyjack_side.paths import config_path
+from pyjack_side.paths import UnsafeDirError, config_path
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -23,7 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
         idle = config.idle_timeout if args.auto else 0.0
     try:
         serve(config, idle_timeout=idle, config_file=config_file)
-    except RuntimeError as err:
+    except (RuntimeError, UnsafeDirError) as err:
         print(f"asiojack: {err}", file=sys.stderr)
         return 1
     return 0

@@ -12,6 +12,7 @@ it.
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ from pyjack_side.session import (
     SessionError,
     alive,
     client_name_for,
-    remove_stale_segments,
+    printable,
 )
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,27 @@ class Connection:
         """Queue bytes to the driver, unless it is already gone."""
         if not self.writer.is_closing():
             self.writer.write(data)
+
+    def send_with_fd(self, data: bytes, fd: int) -> None:
+        """Send one reply with ``fd`` attached to its first byte (SCM_RIGHTS).
+
+        The stream transport cannot carry descriptors, so this goes straight
+        to the socket.  The driver waits for each reply before its next
+        request, so nothing of ours is queued ahead of it; a peer that
+        pipelines requests without reading gets its connection closed.
+        """
+        if self.writer.transport.get_write_buffer_size():
+            raise ProtocolError("replies are piling up unread")
+        raw = self.writer.get_extra_info("socket")
+        # A second socket object on a duplicate of the descriptor: the
+        # transport's own object does not offer sendmsg.
+        with socket.socket(fileno=os.dup(raw.fileno())) as sock:
+            try:
+                sent = socket.send_fds(sock, [data], [fd])
+            except BlockingIOError:
+                raise ProtocolError("the driver does not read its replies") from None
+        if sent < len(data):
+            self.writer.write(data[sent:])
 
     async def serve(self) -> None:
         """Answer requests until the driver closes or breaks the protocol."""
@@ -166,7 +188,8 @@ class Connection:
         self.exe_name = text(body.exe_name)
         self.bits = int(body.bits)
         self.greeted = True
-        log.info("pid %d: hello from %s (%d-bit)", self.pid, self.exe_name or "?", self.bits)
+        log.info("pid %d: hello from %s (%d-bit)", self.pid, printable(self.exe_name) or "?",
+                 self.bits)
         self.send(pack(lib.ASIOJACK_MSG_WELCOME,
                        new("struct asiojack_msg_welcome",
                            protocol_version=lib.ASIOJACK_PROTOCOL_VERSION,
@@ -178,7 +201,8 @@ class Connection:
         if self.session is not None:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "a session is already open")
         config = self.server.config
-        wanted = text(body.client_name) or client_name_for(self.exe_name)
+        # The wish (or the program's name) is the driver's; the name is ours.
+        wanted = client_name_for(text(body.client_name) or self.exe_name)
         n_in = int(body.n_inputs) or config.inputs
         n_out = int(body.n_outputs) or config.outputs
         session = Session(self.server.next_session_id(), config)
@@ -201,11 +225,15 @@ class Connection:
                  self.pid, session.session_id, session.client.name if session.client else "?",
                  n_in, n_out, session.jack_rt_priority)
         size = session.shm_size
-        self.send(pack(lib.ASIOJACK_MSG_OPENED,
-                       new("struct asiojack_msg_opened", session_id=session.session_id,
-                           shm_size_lo=size & 0xFFFFFFFF, shm_size_hi=size >> 32,
-                           shm_name=session.shm_name,
-                           client_name=session.client.name if session.client else "")))
+        reply = pack(lib.ASIOJACK_MSG_OPENED,
+                     new("struct asiojack_msg_opened", session_id=session.session_id,
+                         shm_size_lo=size & 0xFFFFFFFF, shm_size_hi=size >> 32,
+                         client_name=session.client.name if session.client else ""))
+        try:
+            self.send_with_fd(reply, session.shm_fd)
+        finally:
+            # The driver has its own descriptor now (or the connection ends).
+            session.release_fd()
 
     async def close_session(self) -> None:
         """Close the session, if any, keeping the connection."""
@@ -218,7 +246,8 @@ class Connection:
                  json.dumps(counters))
         if counters.get("cycles") and counters.get("peer_rt_errno"):
             log.warning("%s: the driver's audio thread ran without real-time priority (%s): "
-                        "raise this user's rtprio limit (see asiojack doctor)", self.exe_name,
+                        "raise this user's rtprio limit (see asiojack doctor)",
+                        printable(self.exe_name),
                         os.strerror(counters["peer_rt_errno"]))
         await asyncio.get_running_loop().run_in_executor(self.server.jack_worker, session.close)
 
@@ -254,6 +283,7 @@ class Server:
         self.jack_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jack")
         self._session_ids = 0
         self._stop = asyncio.Event()
+        self._lock_fd = -1
         self._idle_since = time.monotonic()
 
     def next_session_id(self) -> int:
@@ -316,9 +346,31 @@ class Server:
                 log.info("idle for %.0f s: exiting", self.idle_timeout)
                 self._stop.set()
 
+    def _take_lock(self) -> None:
+        """Hold ``server.lock`` for the server's life: one server per directory.
+
+        Two servers started at the same moment (two programs auto-starting
+        one) would otherwise both listen, and the first to go idle would
+        unlink the other's socket.  The kernel drops an flock when its
+        process dies, so a crashed server leaves nothing to clean up.
+        """
+        lock = self.path.parent / "server.lock"
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as err:
+            raise RuntimeError(f"cannot open {lock}: {err}") from err
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RuntimeError(f"another asiojack server is running ({lock} is locked)") \
+                from None
+        self._lock_fd = fd
+
     def _claim_socket(self) -> None:
         """Take the socket path, refusing if a live server holds it."""
         ensure_private_dir(self.path.parent)
+        self._take_lock()
         if self.path.exists():
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -343,8 +395,6 @@ class Server:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
         log.info("asiojack %s serving on %s", __version__, self.path)
-        for name in remove_stale_segments():
-            log.info("removed /dev/shm/%s, left by a server that died", name)
         if ready:
             ready()
         watcher = asyncio.create_task(self._watch_peers())
@@ -362,8 +412,10 @@ class Server:
                     log.warning("%d sessions did not close in %.0f s", len(late),
                                 SHUTDOWN_TIMEOUT)
             with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+                self.path.unlink()  # ours: we hold the lock
             self.jack_worker.shutdown(wait=False, cancel_futures=True)
+            os.close(self._lock_fd)
+            self._lock_fd = -1
 
 
 def serve(config: Config, idle_timeout: float = 0.0, config_file: Path | None = None) -> None:

@@ -15,6 +15,7 @@ from harness import (  # noqa: F401  (re-exported for the test modules)
     Peer,
     Segment,
     build_peer,
+    server_segments,
     start_jackd,
     start_peer,
     start_server,

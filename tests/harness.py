@@ -234,7 +234,11 @@ class Peer:
 
     proc: subprocess.Popen[str]
     client_name: str
-    shm_name: str
+    shm_fd: int      # the peer's descriptor of its segment (a memfd)
+
+    def segment(self) -> Segment:
+        """The peer's segment, mapped through its descriptor in /proc."""
+        return Segment(f"/proc/{self.proc.pid}/fd/{self.shm_fd}")
 
     def finish(self, timeout: float = 30) -> dict[str, object]:
         import json
@@ -257,25 +261,39 @@ def start_peer(peer_bin: Path, server: AsiojackServer, *args: str) -> Peer:
     if not line.startswith("READY"):
         rest = proc.stdout.read() if proc.poll() is not None else ""
         raise AssertionError(f"peer did not start: {line!r}{rest!r}\n{server.log_text()}")
-    _, client_name, shm_name = line.split()
-    return Peer(proc, client_name, shm_name)
+    _, client_name, shm_fd = line.split()
+    return Peer(proc, client_name, int(shm_fd))
+
+
+def server_segments(server: AsiojackServer) -> set[str]:
+    """Names of the session segments (memfds) the server has mapped now."""
+    maps = Path(f"/proc/{server.proc.pid}/maps").read_text()
+    return {line.split("/memfd:", 1)[1].split()[0] for line in maps.splitlines()
+            if "/memfd:asiojack-session-" in line}
 
 
 class Segment:
-    """Read-only view of a session's shared memory, for its counters."""
+    """Read-only view of a session's shared memory, for its counters.
 
-    def __init__(self, shm_name: str) -> None:
+    Segments are memfds with no name: a test maps one through a descriptor
+    it holds (``fd``, e.g. from :class:`rawclient.RawClient`) or through a
+    driver process's descriptor in /proc (``path``).
+    """
+
+    def __init__(self, path: str | None = None, fd: int = -1) -> None:
         import mmap
 
         from pyjack_side.abi import ffi
 
-        path = Path("/dev/shm") / shm_name.lstrip("/")
-        self.path = path
-        fd = os.open(path, os.O_RDONLY)
+        own = fd < 0
+        if own:
+            assert path is not None
+            fd = os.open(path, os.O_RDONLY)
         try:
             self._map = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
         finally:
-            os.close(fd)
+            if own:
+                os.close(fd)
         self.shm = ffi.from_buffer("struct asiojack_shm *", self._map)
 
     def __getattr__(self, name: str) -> int:

@@ -27,7 +27,14 @@ from pathlib import Path
 import jack
 import numpy as np
 import pytest
-from harness import AsiojackServer, Jackd, start_jackd, start_server, wait_for
+from harness import (
+    AsiojackServer,
+    Jackd,
+    server_segments,
+    start_jackd,
+    start_server,
+    wait_for,
+)
 from hostile import (
     ASE_INVALID_PARAMETER,
     ASE_NOT_PRESENT,
@@ -439,8 +446,7 @@ def test_jack_buffer_size_change_reaches_the_host(accept: bool, prefix: WinePref
         time.sleep(0.3)
         result = host.finish()
         # the session closes as after any other run
-        wait_for(lambda: not list(Path("/dev/shm").glob(
-            f"asiojack-{os.getuid()}-{server.proc.pid}-*")), 5, "the session to close")
+        wait_for(lambda: not server_segments(server), 5, "the session to close")
     finally:
         host.kill()
         server.stop()

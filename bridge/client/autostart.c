@@ -12,7 +12,7 @@
 
 extern char **environ;
 
-pid_t asiojack_spawn_server(const char *log_path)
+pid_t asiojack_spawn_server(int log_fd)
 {
     /* sh backgrounds the server and exits at once, so the server is
      * reparented to init and never becomes a zombie of the host process.
@@ -22,8 +22,8 @@ pid_t asiojack_spawn_server(const char *log_path)
      * business (and a source tree there could shadow the installed code). */
     static const char script[] =
         "cmd=\"${ASIOJACK_SERVER:-asiojack}\"; cd / && "
-        "setsid $cmd serve --auto </dev/null >>\"$1\" 2>&1 & echo $!";
-    char *argv[] = {"sh", "-c", (char *)script, "sh", (char *)log_path, NULL};
+        "setsid $cmd serve --auto </dev/null >&3 2>&3 3>&- & echo $!";
+    char *argv[] = {"sh", "-c", (char *)script, NULL};
     posix_spawn_file_actions_t actions;
     int fds[2], status;
     pid_t sh_pid, server = -1;
@@ -34,6 +34,9 @@ pid_t asiojack_spawn_server(const char *log_path)
         return -1;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    /* The log as fd 3 of sh (dup2 clears close-on-exec), for the server's
+     * output only. */
+    posix_spawn_file_actions_adddup2(&actions, log_fd, 3);
     int r = posix_spawn(&sh_pid, "/bin/sh", &actions, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);

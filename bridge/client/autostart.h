@@ -8,10 +8,12 @@
 /*
  * Start the server in its own session, not as a child that the (Wine)
  * caller would have to reap.  The command is $ASIOJACK_SERVER, else
- * `asiojack`; its output goes to `log_path`.  Returns the server's pid,
- * 0 if it was launched but its pid is unknown, -1 if nothing could be run.
+ * `asiojack`; its output goes to `log_fd`, a file the caller opened (and
+ * checked) itself, so no path is opened again on the way.  Returns the
+ * server's pid, 0 if it was launched but its pid is unknown, -1 if nothing
+ * could be run.
  */
-pid_t asiojack_spawn_server(const char *log_path);
+pid_t asiojack_spawn_server(int log_fd);
 
 /* Whether a process still exists (a zombie reaped by init does not). */
 int asiojack_process_alive(pid_t pid);

@@ -53,6 +53,7 @@ asiojack_ntstatus asiojack_unix_open(void *args)
     }
     p->ctl.client = (uint64_t)(uintptr_t)c;
     p->shm = (uint64_t)(uintptr_t)c->shm;
+    p->layout = c->layout;
     return ASIOJACK_STATUS_SUCCESS;
 }
 
