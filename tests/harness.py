@@ -216,15 +216,15 @@ def start_server(tmp: Path, jackd: Jackd, config_text: str = "") -> AsiojackServ
 
 
 
-def build_peer(out: Path) -> Path:
-    """Build the C test peer from tests/peer/peer.c and the bridge sources."""
+def build_peer(out: Path, program: str = "peer", *defines: str) -> Path:
+    """Build a C test program (tests/peer/<program>.c) with the bridge's client sources."""
     cc = os.environ.get("CC", "cc")
-    sources = [ROOT / "tests/peer/peer.c"] + [BRIDGE / f for f in
-                                               ("client/client.c", "shm.c",
-                                                "client/autostart.c")]
-    subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror",
-                    f"-I{BRIDGE}", f"-I{BRIDGE / 'client'}", *map(str, sources), "-o", str(out)],
-                   check=True)
+    sources = [ROOT / f"tests/peer/{program}.c"] + [BRIDGE / f for f in
+                                                     ("client/client.c", "shm.c",
+                                                      "client/autostart.c")]
+    subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", *defines, "-O2", "-Wall", "-Wextra",
+                    "-Werror", f"-I{BRIDGE}", f"-I{BRIDGE / 'client'}", *map(str, sources),
+                    "-o", str(out)], check=True)
     return out
 
 

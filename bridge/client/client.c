@@ -20,8 +20,12 @@
 #include "shm.h"
 #include "text.h"
 
-/* How long a control reply may take: opening a JACK client can be slow. */
-#define REPLY_TIMEOUT_MS 10000
+/* How long a control reply may take: opening a JACK client can be slow.
+ * (A test build makes it short, to show what a late reply does.) */
+#ifndef ASIOJACK_REPLY_TIMEOUT_MS
+#define ASIOJACK_REPLY_TIMEOUT_MS 10000
+#endif
+#define REPLY_TIMEOUT_MS ASIOJACK_REPLY_TIMEOUT_MS
 /* How long an auto-started server may take to listen. */
 #define START_TIMEOUT_MS 10000
 
