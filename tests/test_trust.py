@@ -383,21 +383,30 @@ def test_server_names_the_client_whatever_the_driver_wishes(asiojack: AsiojackSe
 
 def test_a_long_non_ascii_name_is_cut_at_a_character_and_opens(
         asiojack: AsiojackServer, jackd256: Jackd) -> None:
-    name = "Звукорежиссёр-" * 8 + ".exe"     # 2 bytes a letter: far over 63 bytes
+    base = "Звукорежиссёр-" * 8              # 2 bytes a letter: far over 63 bytes
+    # What the driver sends: the exe name, and its base name cut to the
+    # 64-byte field (here in the middle of a letter).
+    wish = base.encode()[:63]
+    names = []
     with RawClient(asiojack.socket) as first, RawClient(asiojack.socket) as second:
-        first.hello(exe=name)
-        opened = first.open()    # the struct must outlive the view of its field
-        a = ffi.string(opened.client_name).decode()
-        second.hello(exe=name)
-        opened = second.open()
-        b = ffi.string(opened.client_name).decode()
+        for raw in (first, second):
+            raw.hello(exe=base + ".exe")
+            raw.send(lib.ASIOJACK_MSG_OPEN, new("struct asiojack_msg_open", client_name=wish))
+            msg_type, payload = raw.reply()
+            if msg_type != lib.ASIOJACK_MSG_OPENED:
+                err = ffi.from_buffer("struct asiojack_msg_error *", payload)
+                raise AssertionError(ffi.string(err.message).decode())
+            opened = ffi.from_buffer("struct asiojack_msg_opened *", bytearray(payload))
+            names.append(ffi.string(opened.client_name).decode())
         # Both are JACK clients under those names.
         watcher = jackd256.client("watch")
         try:
-            assert watcher.get_ports(f"{a}:in_1") and watcher.get_ports(f"{b}:in_1")
+            assert all(watcher.get_ports(f"{name}:in_1") for name in names), names
         finally:
             watcher.close()
+    a, b = names
     assert len(a.encode()) <= 60 and a.startswith("звукорежиссёр-"), a
+    assert "\ufffd" not in a, a
     assert b == a + "-2", (a, b)
 
 
