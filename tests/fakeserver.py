@@ -49,8 +49,10 @@ class HostileServer:
     """A same-user server in a thread; ``behaviour`` says how it misbehaves.
 
     ``scribble``: a sound segment, whose geometry it rewrites once the host
-    streams, while publishing cycles.  ``unsealed`` / ``short``: a segment
-    without seals / smaller than announced.  ``late``: the reply to the
+    streams, while publishing cycles.  ``scribble-at-create``: the same,
+    rewritten when createBuffers arrives, before it is answered.
+    ``unsealed`` / ``short``: a segment without seals / smaller than
+    announced.  ``late``: the reply to the
     first request after HELLO comes after ``late_s`` seconds.
     """
 
@@ -63,6 +65,7 @@ class HostileServer:
         self.late_s = late_s
         self.requests: list[int] = []
         self.cycles = 0
+        self.rewritten = False
         self.stop = threading.Event()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(str(path))
@@ -153,6 +156,9 @@ class HostileServer:
                 socket.send_fds(conn, [self._pack(lib.ASIOJACK_MSG_OPENED, opened)], [fd])
                 os.close(fd)
                 continue
+            if msg_type == lib.ASIOJACK_MSG_CREATE_BUFFERS and segment is not None and \
+                    self.behaviour == "scribble-at-create":
+                self._scribble(segment[1])
             if msg_type == lib.ASIOJACK_MSG_START and segment is not None:
                 publisher = threading.Thread(target=self._publish, args=(segment[1],),
                                              daemon=True)
@@ -176,12 +182,16 @@ class HostileServer:
             lib.asiojack_shm_raise_event(self.ffi.cast("void *", shm), 0)
             self.cycles += 1
             if self.cycles == 20 and self.behaviour == "scribble":
-                # What a server other than ours did to crash its victim.
-                shm.channel_stride = 0x7FFFFFC0
-                shm.audio_offset = 0x7FFFFFC0
-                shm.n_inputs = shm.n_outputs = lib.ASIOJACK_MAX_CHANNELS
-                shm.bytes_per_sample = 0xFFFF
+                self._scribble(shm)
             self.stop.wait(0.005)
+
+    def _scribble(self, shm: Any) -> None:
+        """What a server other than ours did to crash its victim."""
+        shm.channel_stride = 0x7FFFFFC0
+        shm.audio_offset = 0x7FFFFFC0
+        shm.n_inputs = shm.n_outputs = self.lib.ASIOJACK_MAX_CHANNELS
+        shm.bytes_per_sample = 0xFFFF
+        self.rewritten = True
 
 
 if __name__ == "__main__":

@@ -249,6 +249,38 @@ def test_segment_geometry_rewritten_after_the_check_cannot_move_buffers(
     assert int(str(result["handled"])) > 40, result
 
 
+def test_driver_in_wine_keeps_the_geometry_it_checked(tmp_path: Path) -> None:
+    """The PE driver sizes and indexes by the layout the unix side checked at open.
+
+    The server rewrites n_inputs, channel_stride, audio_offset and
+    bytes_per_sample when createBuffers arrives: the driver's clearing of
+    the output buffers (frames x bytes per sample) and its channel checks
+    use its own copy, so a real ASIO host under Wine streams on.
+    """
+    from hostile import ASE_OK, HostProcess, build_host
+    from winehost import make_prefix
+
+    (tmp_path / "wine").mkdir()
+    prefix = make_prefix(tmp_path / "wine")
+    host_exe = build_host("resethost", tmp_path)
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    server = HostileServer(runtime / "control.sock", "scribble-at-create")
+    host = HostProcess(host_exe, ["--seconds", "1.5"],
+                       prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(runtime)}))
+    try:
+        result = host.finish(90)
+    finally:
+        host.kill()
+        server.close()
+    assert server.rewritten
+    device = host.of("device")[0]
+    assert (device["inputs"], device["outputs"]) == (2, 2), device
+    assert host.of("started") and host.of("started")[0]["code"] == ASE_OK, host.tail()
+    assert max(e["callbacks"] for e in host.of("tick")) > 10, host.tail()
+    assert "result" in result, host.tail()
+
+
 @pytest.mark.parametrize(("behaviour", "words"), [
     ("unsealed", "not sealed against resizing"),
     ("short", "the server announced"),
