@@ -51,8 +51,9 @@ class HostileServer:
     ``scribble``: a sound segment, whose geometry it rewrites once the host
     streams, while publishing cycles.  ``scribble-at-create``: the same,
     rewritten when createBuffers arrives, before it is answered.
-    ``unsealed`` / ``short``: a segment without seals / smaller than
-    announced.  ``late``: the reply to the
+    ``unsealed`` / ``short`` / ``open`` / ``foreign``: a segment without
+    seals / smaller than announced / open to other users (mode 0777) /
+    another user's.  ``late``: the reply to the
     first request after HELLO comes after ``late_s`` seconds.
     """
 
@@ -112,6 +113,10 @@ class HostileServer:
         ffi, lib = self.ffi, self.lib
         size = int(lib.asiojack_shm_size(2, 2, lib.ASIOJACK_MAX_FRAMES))
         fd = os.memfd_create("hostile", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        if self.behaviour != "open":
+            os.fchmod(fd, 0o600)
+        if self.behaviour == "foreign":
+            os.fchown(fd, 65534, 65534)   # nobody's (needs root)
         os.ftruncate(fd, size)
         mapping = mmap.mmap(fd, size)
         view = ffi.from_buffer(mapping)

@@ -284,6 +284,8 @@ def test_driver_in_wine_keeps_the_geometry_it_checked(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("behaviour", "words"), [
     ("unsealed", "not sealed against resizing"),
     ("short", "the server announced"),
+    ("open", "not a private file of yours"),
+    pytest.param("foreign", "not a private file of yours (uid 65534", marks=needs_root),
 ])
 def test_driver_refuses_a_segment_it_cannot_trust(behaviour: str, words: str,
                                                   peer_bin: Path, tmp_path: Path) -> None:

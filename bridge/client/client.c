@@ -387,9 +387,10 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
     return 0;
 }
 
-/* What the segment's memfd must be before it is mapped: ours, a plain
- * file of exactly the announced size, sealed so that nobody can shrink it
- * (SIGBUS in the JACK thread and here) or grow it. */
+/* What the segment's memfd must be before it is mapped: ours and closed
+ * to others (a memfd can be re-opened through /proc/<pid>/fd, and then its
+ * mode counts), a plain file of exactly the announced size, sealed so that
+ * nobody can shrink it (SIGBUS in the JACK thread and here) or grow it. */
 static int check_segment_fd(struct asiojack_client *c, int fd, uint64_t size)
 {
     struct stat st;
@@ -398,10 +399,10 @@ static int check_segment_fd(struct asiojack_client *c, int fd, uint64_t size)
     if (fstat(fd, &st) < 0)
         return fail(c, ASIOJACK_CLIENT_SHM, "cannot inspect the shared memory: %s",
                     strerror(errno));
-    if (!S_ISREG(st.st_mode) || st.st_uid != getuid())
+    if (!S_ISREG(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077))
         return fail(c, ASIOJACK_CLIENT_SHM,
-                    "the shared memory the server sent is not a plain file of yours (uid %u)",
-                    (unsigned)st.st_uid);
+                    "the shared memory the server sent is not a private file of yours "
+                    "(uid %u, mode %04o)", (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
     if (seals < 0 || (seals & needed) != needed)
         return fail(c, ASIOJACK_CLIENT_SHM,
                     "the shared memory the server sent is not sealed against resizing");
