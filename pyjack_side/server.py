@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 PEER_POLL_SECONDS = 0.2
 #: how long stopping may wait for sessions to close
 SHUTDOWN_TIMEOUT = 5.0
+#: tries (50 ms apart) to take server.lock before another server is assumed
+LOCK_ATTEMPTS = 10
 
 
 def _peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
@@ -359,12 +361,18 @@ class Server:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as err:
             raise RuntimeError(f"cannot open {lock}: {err}") from err
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise RuntimeError(f"another asiojack server is running ({lock} is locked)") \
-                from None
+        # A driver waiting for a server probes the lock with a shared lock
+        # for an instant: only a lock held for longer means another server.
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == LOCK_ATTEMPTS - 1:
+                    os.close(fd)
+                    raise RuntimeError(f"another asiojack server is running ({lock} is "
+                                       "locked)") from None
+                time.sleep(0.05)
         self._lock_fd = fd
 
     def _claim_socket(self) -> None:

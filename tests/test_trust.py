@@ -510,3 +510,38 @@ def test_doctor_warns_about_a_missing_or_open_xdg_runtime_dir(tmp_path: Path) ->
                          capture_output=True, text=True, timeout=120)
     assert "[warn] runtime dir: XDG_RUNTIME_DIR is unsafe" in out.stdout, out.stdout
     assert "open to other users" in out.stdout, out.stdout
+
+
+def auto_servers(runtime: Path) -> list[int]:
+    """Pids of auto-started servers of this runtime directory."""
+    pids = []
+    for pid in subprocess.run(["pgrep", "-f", "pyjack_side serve --auto"], capture_output=True,
+                              text=True).stdout.split():
+        try:
+            if str(runtime).encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
+def test_two_programs_autostarting_at_once_share_one_server(
+        jackd256: Jackd, peer_bin: Path, tmp_path: Path) -> None:
+    """Each starts a server; one server wins the lock, and both programs reach it."""
+    runtime = tmp_path / "run"
+    env = clean_env(ASIOJACK_RUNTIME_DIR=str(runtime), JACK_DEFAULT_SERVER=jackd256.name,
+                    ASIOJACK_CONFIG=str(tmp_path / "none.toml"),
+                    ASIOJACK_STATE_DIR=str(tmp_path / "state"),
+                    ASIOJACK_SERVER=f"{sys.executable} -m pyjack_side")
+    try:
+        peers = [subprocess.Popen([str(peer_bin), "--autostart", "--seconds", "0.5",
+                                   "--exe", f"twin{i}.exe"], env=env, cwd=tmp_path,
+                                  stdout=subprocess.PIPE, text=True) for i in range(2)]
+        outs = [p.communicate(timeout=60)[0] for p in peers]
+        log = (runtime / "server.log").read_text()
+        assert [p.returncode for p in peers] == [0, 0], (outs, log)
+        wait_for(lambda: len(auto_servers(runtime)) == 1, 10, "one server left")
+        assert log.count("asiojack: serving on") == 1, log   # one server, ever
+    finally:
+        for pid in auto_servers(runtime):
+            os.kill(pid, 15)

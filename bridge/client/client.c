@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -313,6 +314,23 @@ static int open_log(struct asiojack_client *c, const char *dir, char *log, size_
     return fd;
 }
 
+/* Whether some server holds `dir`/server.lock (it flocks it for its whole
+ * life): then a server is on its way even if the one we started gave way
+ * to it. */
+static int server_lock_held(const char *dir)
+{
+    char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
+    int n = snprintf(lock, sizeof(lock), "%s/server.lock", dir);
+    if (n < 0 || (size_t)n >= sizeof(lock))
+        return 0;
+    int fd = open(lock, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd); /* also drops our shared lock, if we got it */
+    return held;
+}
+
 int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
                             uint32_t bits, int autostart)
 {
@@ -346,9 +364,12 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
             while (c->fd < 0 && asiojack_now_ns() < give_up) {
                 usleep(20000);
                 c->fd = try_connect(path);
-                /* A server that died (another one won the race, or it
-                 * cannot run) leaves one last chance to connect. */
-                if (c->fd < 0 && server > 0 && !asiojack_process_alive(server)) {
+                /* The server we started died: if another one holds the
+                 * lock (two programs started one each at the same moment),
+                 * that one is about to listen; else it cannot run, and
+                 * waiting longer helps nobody. */
+                if (c->fd < 0 && server > 0 && !asiojack_process_alive(server) &&
+                    !server_lock_held(dir)) {
                     c->fd = try_connect(path);
                     break;
                 }
