@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         serve(config, idle_timeout=idle, config_file=config_file)
     except (RuntimeError, UnsafeDirError) as err:
+        # An unsafe runtime directory, another server: words, not a traceback.
         print(f"asiojack: {err}", file=sys.stderr)
         return 1
     return 0

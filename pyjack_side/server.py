@@ -29,7 +29,7 @@ from pyjack_side import __version__
 from pyjack_side.abi import lib
 from pyjack_side.config import RESET_KEYS, Config, ConfigError
 from pyjack_side.config import load as load_config
-from pyjack_side.paths import ensure_private_dir, socket_path
+from pyjack_side.paths import UnsafeDirError, ensure_private_dir, socket_path
 from pyjack_side.protocol import ProtocolError, decode, error, new, pack, read_message, text
 from pyjack_side.session import (
     Session,
@@ -377,7 +377,12 @@ class Server:
 
     def _claim_socket(self) -> None:
         """Take the socket path, refusing if a live server holds it."""
-        ensure_private_dir(self.path.parent)
+        try:
+            ensure_private_dir(self.path.parent)
+        except UnsafeDirError:
+            raise
+        except OSError as err:   # e.g. its parent does not exist
+            raise RuntimeError(f"cannot create the runtime directory: {err}") from err
         self._take_lock()
         if self.path.exists():
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
