@@ -108,9 +108,10 @@ class Recorder:
         kwargs: dict[str, object] = {}
         if user is not None:
             kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-        # The system's Python: the second user cannot reach ours (it may be
+        # The system's Python: the second user may not reach ours (it may be
         # under /root), and the recorder needs only the standard library.
-        self.proc = subprocess.Popen(["/usr/bin/python3", str(script), "record", str(sock),
+        python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+        self.proc = subprocess.Popen([python, str(script), "record", str(sock),
                                       str(self.log)], stdout=subprocess.PIPE, text=True,
                                      cwd="/", **kwargs)  # type: ignore[call-overload]
         assert self.proc.stdout is not None
