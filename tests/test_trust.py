@@ -319,6 +319,25 @@ def test_autostart_log_never_follows_a_symlink(peer_bin: Path, tmp_path: Path) -
     assert code == 1 and "symbolic link" in str(result.get("message")), out
 
 
+def test_settings_log_never_follows_a_symlink(tmp_path: Path) -> None:
+    """The control panel's settings.log is opened the same checked way."""
+    logopen = build_peer(tmp_path / "logopen", "logopen")
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    bashrc = tmp_path / "bashrc"
+    bashrc.write_text("# the user's own file\n")
+    (runtime / "settings.log").symlink_to(bashrc)
+    code, result, out = run_peer(logopen, clean_env(ASIOJACK_RUNTIME_DIR=str(runtime)),
+                                 "settings.log", "TRACEBACK\n")
+    assert code == 1 and "symbolic link" in str(result.get("error")), out
+    assert bashrc.read_text() == "# the user's own file\n"
+    (runtime / "settings.log").unlink()
+    code, result, out = run_peer(logopen, clean_env(ASIOJACK_RUNTIME_DIR=str(runtime)),
+                                 "settings.log", "a line\n")
+    assert code == 0 and (runtime / "settings.log").read_text() == "a line\n", out
+    assert stat.S_IMODE((runtime / "settings.log").stat().st_mode) == 0o600
+
+
 # ------------------------------------------------------------------ item 3
 def serve(runtime: Path, jackd: Jackd | None, tmp_path: Path,
           timeout: float = 20) -> subprocess.CompletedProcess[str]:

@@ -294,10 +294,11 @@ static int request(struct asiojack_client *c, uint32_t type, const void *payload
  * runtime directory: never through a symlink, never a file that is not a
  * plain file of ours with one name (a planted link must not make a server
  * traceback land in some other file of this user's). */
-static int open_log(struct asiojack_client *c, const char *dir, char *log, size_t size)
+static int open_log(struct asiojack_client *c, const char *dir, const char *name, char *log,
+                    size_t size)
 {
     struct stat st;
-    int n = snprintf(log, size, "%s/server.log", dir);
+    int n = snprintf(log, size, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= size)
         return fail(c, ASIOJACK_CLIENT_NO_SERVER, "the asiojack runtime directory path is too long");
     int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
@@ -309,9 +310,30 @@ static int open_log(struct asiojack_client *c, const char *dir, char *log, size_
         st.st_nlink != 1) {
         close(fd);
         return fail(c, ASIOJACK_CLIENT_UNSAFE,
-                    "the asiojack server log %s is not a plain file of yours: remove it", log);
+                    "the asiojack log %s is not a plain file of yours: remove it", log);
     }
     return fd;
+}
+
+int asiojack_open_runtime_log(const char *name, char *error, size_t error_size)
+{
+    struct asiojack_client c;
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char log[sizeof(dir) + 32];
+    int fd;
+
+    memset(&c, 0, sizeof(c));
+    if (runtime_dir(dir, sizeof(dir)) < 0) {
+        fd = fail(&c, ASIOJACK_CLIENT_NO_SERVER, "the asiojack runtime directory path is too long");
+    } else {
+        mkdir(dir, 0700); /* if it exists, whose it is is checked next */
+        fd = check_private_dir(&c, dir);
+        if (!fd)
+            fd = open_log(&c, dir, name, log, sizeof(log));
+    }
+    if (fd < 0)
+        asiojack_copy_text(error, error_size, c.error);
+    return fd < 0 ? -1 : fd;
 }
 
 /* Whether some server holds `dir`/server.lock (it flocks it for its whole
@@ -354,7 +376,7 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
     c->fd = try_connect(path);
     if (c->fd < 0 && autostart) {
         char log[sizeof(dir) + 16];
-        int log_fd = open_log(c, dir, log, sizeof(log));
+        int log_fd = open_log(c, dir, "server.log", log, sizeof(log));
         if (log_fd < 0)
             return log_fd;
         pid_t server = asiojack_spawn_server(log_fd);

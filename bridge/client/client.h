@@ -48,6 +48,14 @@ struct asiojack_client {
 int asiojack_socket_path(char *buf, size_t size);
 
 /*
+ * Open `name` (e.g. "settings.log") for appending in the runtime directory,
+ * created if missing and checked as for connecting: never through a
+ * symlink, and only a plain file of this user's with one link.  Returns
+ * the descriptor (close-on-exec), or -1 with `error` saying why.
+ */
+int asiojack_open_runtime_log(const char *name, char *error, size_t error_size);
+
+/*
  * Connect and say hello.  With `autostart`, a server that does not answer
  * is started (asiojack serve) and waited for.
  *
