@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 PEER_POLL_SECONDS = 0.2
 #: how long stopping may wait for sessions to close
 SHUTDOWN_TIMEOUT = 5.0
-#: tries (50 ms apart) to take server.lock before another server is assumed
+#: tries (50 ms apart) to take the socket's lock before another server is assumed
 LOCK_ATTEMPTS = 10
 
 
@@ -349,14 +349,14 @@ class Server:
                 self._stop.set()
 
     def _take_lock(self) -> None:
-        """Hold ``server.lock`` for the server's life: one server per directory.
+        """Hold ``<socket>.lock`` for the server's life: one server per socket.
 
         Two servers started at the same moment (two programs auto-starting
         one) would otherwise both listen, and the first to go idle would
         unlink the other's socket.  The kernel drops an flock when its
         process dies, so a crashed server leaves nothing to clean up.
         """
-        lock = self.path.parent / "server.lock"
+        lock = self.path.with_name(self.path.name + ".lock")
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as err:

@@ -336,13 +336,13 @@ int asiojack_open_runtime_log(const char *name, char *error, size_t error_size)
     return fd < 0 ? -1 : fd;
 }
 
-/* Whether some server holds `dir`/server.lock (it flocks it for its whole
+/* Whether some server holds `<socket>.lock` (it flocks it for its whole
  * life): then a server is on its way even if the one we started gave way
  * to it. */
-static int server_lock_held(const char *dir)
+static int server_lock_held(const char *socket_path)
 {
     char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
-    int n = snprintf(lock, sizeof(lock), "%s/server.lock", dir);
+    int n = snprintf(lock, sizeof(lock), "%s.lock", socket_path);
     if (n < 0 || (size_t)n >= sizeof(lock))
         return 0;
     int fd = open(lock, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
@@ -391,7 +391,7 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
                  * that one is about to listen; else it cannot run, and
                  * waiting longer helps nobody. */
                 if (c->fd < 0 && server > 0 && !asiojack_process_alive(server) &&
-                    !server_lock_held(dir)) {
+                    !server_lock_held(path)) {
                     c->fd = try_connect(path);
                     break;
                 }
