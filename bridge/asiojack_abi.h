@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ASIOJACK_PROTOCOL_VERSION 3
+#define ASIOJACK_PROTOCOL_VERSION 4
 #define ASIOJACK_SHM_MAGIC 0x4b434a41u  /* "AJCK" little-endian */
 #define ASIOJACK_MSG_MAGIC 0x4d434a41u  /* "AJCM" little-endian */
 
@@ -202,6 +202,25 @@ struct asiojack_shm {
     } monitor[ASIOJACK_MAX_CHANNELS];
 };
 
+/*
+ * The segment's geometry, as the driver copied and checked it once when it
+ * mapped the segment (asiojack_shm_layout in shm.h).  Every buffer address
+ * the driver computes comes from this copy, never from the live identity
+ * words: the segment is shared, and what was checked must stay what is used.
+ * The unix library hands the same copy to the PE side (unixlib.h).
+ */
+struct asiojack_layout {
+    uint64_t total_size;
+    uint32_t audio_offset;
+    uint32_t n_inputs;
+    uint32_t n_outputs;
+    uint32_t max_frames;
+    uint32_t channel_stride;
+    uint32_t sample_type;
+    uint32_t bytes_per_sample;
+    uint32_t reserved;
+};
+
 /* Byte offset of one input channel's buffer in one half. */
 static inline uint64_t asiojack_in_offset(const struct asiojack_shm *s,
                                           uint32_t half, uint32_t ch)
@@ -217,6 +236,20 @@ static inline uint64_t asiojack_out_offset(const struct asiojack_shm *s,
     return (uint64_t)s->audio_offset +
            ((uint64_t)2 * s->n_inputs + (uint64_t)half * s->n_outputs + ch) *
                s->channel_stride;
+}
+
+/* The same offsets from a checked copy of the geometry (the driver's side). */
+static inline uint64_t asiojack_layout_in_offset(const struct asiojack_layout *l,
+                                                 uint32_t half, uint32_t ch)
+{
+    return (uint64_t)l->audio_offset + ((uint64_t)half * l->n_inputs + ch) * l->channel_stride;
+}
+
+static inline uint64_t asiojack_layout_out_offset(const struct asiojack_layout *l,
+                                                  uint32_t half, uint32_t ch)
+{
+    return (uint64_t)l->audio_offset +
+           ((uint64_t)2 * l->n_inputs + (uint64_t)half * l->n_outputs + ch) * l->channel_stride;
 }
 
 /* ------------------------------------------------------------------------
@@ -408,12 +441,18 @@ struct asiojack_msg_open {
     char jack_server[ASIOJACK_NAME_LEN];
 };
 
+/*
+ * The segment itself travels with this reply: a memfd, sealed against
+ * growing and shrinking (F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL), passed
+ * with SCM_RIGHTS on the header's bytes.  It has no name another user could
+ * take first, and nobody can resize it under the JACK thread.  The driver
+ * checks owner, seals and size before mapping it.
+ */
 struct asiojack_msg_opened {
     uint32_t session_id;
     uint32_t shm_size_lo;       /* total_size split so i386 agrees */
     uint32_t shm_size_hi;
     uint32_t reserved;
-    char shm_name[ASIOJACK_NAME_LEN];  /* for shm_open() */
     char client_name[ASIOJACK_NAME_LEN];
 };
 
@@ -482,8 +521,9 @@ _Static_assert(sizeof(struct asiojack_msg_hello) == 272, "hello size");
 _Static_assert(sizeof(struct asiojack_msg_welcome) == 40, "welcome size");
 _Static_assert(sizeof(struct asiojack_msg_error) == 264, "error size");
 _Static_assert(sizeof(struct asiojack_msg_open) == 136, "open size");
-_Static_assert(sizeof(struct asiojack_msg_opened) == 144, "opened size");
+_Static_assert(sizeof(struct asiojack_msg_opened) == 80, "opened size");
 _Static_assert(sizeof(struct asiojack_msg_redirect) == 320, "redirect size");
+_Static_assert(sizeof(struct asiojack_layout) == 40, "layout size");
 _Static_assert(sizeof(struct asiojack_msg_create_buffers) == 264,
                "create_buffers size");
 _Static_assert(sizeof(struct asiojack_msg_set_monitor) == 24, "set_monitor size");

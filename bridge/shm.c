@@ -62,27 +62,62 @@ void asiojack_shm_init(void *base, uint32_t n_inputs, uint32_t n_outputs,
     __atomic_store_n(&s->magic, ASIOJACK_SHM_MAGIC, __ATOMIC_RELEASE);
 }
 
-const char *asiojack_shm_check(const void *base, uint64_t mapped)
+/* Check a copied geometry against the segment's identity rules. */
+static const char *check_layout(const struct asiojack_layout *l, uint32_t magic,
+                                uint32_t version, uint32_t header_size, uint64_t mapped)
 {
-    const struct asiojack_shm *s = base;
-    if (mapped < sizeof(*s))
+    if (mapped < sizeof(struct asiojack_shm))
         return "shared memory segment is smaller than its header";
-    if (s->magic != ASIOJACK_SHM_MAGIC)
+    if (magic != ASIOJACK_SHM_MAGIC)
         return "shared memory segment is not an asiojack segment";
-    if (s->protocol_version != ASIOJACK_PROTOCOL_VERSION)
+    if (version != ASIOJACK_PROTOCOL_VERSION)
         return "shared memory segment has another protocol version";
-    if (s->header_size != sizeof(*s) || s->audio_offset < sizeof(*s))
+    if (header_size != sizeof(struct asiojack_shm) ||
+        l->audio_offset < sizeof(struct asiojack_shm))
         return "shared memory header has an unexpected size";
-    if (s->n_inputs > ASIOJACK_MAX_CHANNELS || s->n_outputs > ASIOJACK_MAX_CHANNELS)
+    if (l->n_inputs > ASIOJACK_MAX_CHANNELS || l->n_outputs > ASIOJACK_MAX_CHANNELS)
         return "shared memory segment has too many channels";
-    if (s->max_frames == 0 || s->max_frames > ASIOJACK_MAX_FRAMES ||
-        s->channel_stride < s->max_frames * 4u)
+    if (l->max_frames == 0 || l->max_frames > ASIOJACK_MAX_FRAMES ||
+        l->channel_stride < l->max_frames * 4u ||
+        l->bytes_per_sample != asiojack_sample_bytes(l->sample_type) ||
+        l->bytes_per_sample == 0)
         return "shared memory segment has a bad buffer geometry";
-    if (s->total_size > mapped ||
-        s->audio_offset + 2ull * (s->n_inputs + s->n_outputs) * s->channel_stride >
-            s->total_size)
+    if (l->total_size > mapped ||
+        l->audio_offset + 2ull * (l->n_inputs + l->n_outputs) * l->channel_stride >
+            l->total_size)
         return "shared memory buffers lie outside the segment";
     return NULL;
+}
+
+const char *asiojack_shm_layout(const void *base, uint64_t mapped,
+                                struct asiojack_layout *out)
+{
+    /* Volatile reads: each word is read once, here, and the checks below
+     * and every later use see that one value, whatever the segment's other
+     * users write meanwhile. */
+    const volatile struct asiojack_shm *s = base;
+    memset(out, 0, sizeof(*out));
+    if (mapped < sizeof(struct asiojack_shm))
+        return "shared memory segment is smaller than its header";
+    uint32_t magic = s->magic, version = s->protocol_version, header_size = s->header_size;
+    out->total_size = s->total_size;
+    out->audio_offset = s->audio_offset;
+    out->n_inputs = s->n_inputs;
+    out->n_outputs = s->n_outputs;
+    out->max_frames = s->max_frames;
+    out->channel_stride = s->channel_stride;
+    out->sample_type = s->sample_type;
+    out->bytes_per_sample = s->bytes_per_sample;
+    const char *bad = check_layout(out, magic, version, header_size, mapped);
+    if (bad)
+        memset(out, 0, sizeof(*out));
+    return bad;
+}
+
+const char *asiojack_shm_check(const void *base, uint64_t mapped)
+{
+    struct asiojack_layout l;
+    return asiojack_shm_layout(base, mapped, &l);
 }
 
 void asiojack_shm_raise_event(void *base, uint32_t bits)

@@ -30,6 +30,16 @@ void asiojack_shm_init(void *base, uint32_t n_inputs, uint32_t n_outputs,
  */
 const char *asiojack_shm_check(const void *base, uint64_t mapped);
 
+/*
+ * Copy the geometry of a mapped segment of `mapped` bytes into *out, then
+ * check the copy (as asiojack_shm_check does).  The copy is what the
+ * driver uses from then on: a word changed in the segment after this call
+ * cannot move a buffer outside the mapping.  Returns NULL when sound, else
+ * a sentence saying what is wrong (static storage).
+ */
+const char *asiojack_shm_layout(const void *base, uint64_t mapped,
+                                struct asiojack_layout *out);
+
 /* Raise event bits and wake the peer (server side, any thread). */
 void asiojack_shm_raise_event(void *base, uint32_t bits);
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pyjack_side import __version__
 from pyjack_side.config import ConfigError, load
-from pyjack_side.paths import config_path
+from pyjack_side.paths import UnsafeDirError, config_path
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -24,7 +24,8 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         serve(config, idle_timeout=idle, config_file=config_file, jack_server=args.jack_server,
               path=args.socket)
-    except RuntimeError as err:
+    except (RuntimeError, UnsafeDirError) as err:
+        # An unsafe runtime directory, another server: words, not a traceback.
         print(f"asiojack: {err}", file=sys.stderr)
         return 1
     return 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyjack_side import wine
-from pyjack_side.paths import socket_path
+from pyjack_side.paths import check_private_dir, runtime_dir, socket_path
 
 #: what winedll/unix/rt.c uses when $ASIOJACK_RT_PRIORITY asks for real-time
 #: without a number (only consulted when JACK itself is not real-time)
@@ -105,6 +105,32 @@ def check_jack() -> Check:
         client.close()
 
 
+def check_runtime_dir() -> Check:
+    """XDG_RUNTIME_DIR is set and private; asiojack's directory in it is safe."""
+    path = runtime_dir()
+    if not os.environ.get("ASIOJACK_RUNTIME_DIR"):
+        xdg = os.environ.get("XDG_RUNTIME_DIR")
+        if not xdg:
+            return Check("runtime dir", None,
+                         f"XDG_RUNTIME_DIR is not set: asiojack falls back to {path}, a "
+                         "name another user could take first (the driver then refuses to "
+                         "connect rather than talk to their server). Log in through a "
+                         "session that sets it (pam_systemd), or set it to a private "
+                         "directory (yours, mode 0700).")
+        problem = check_private_dir(Path(xdg))
+        if problem:
+            return Check("runtime dir", None,
+                         f"XDG_RUNTIME_DIR is unsafe: {problem}. Another user could pose as "
+                         "the asiojack server there (the driver refuses to connect then); "
+                         "point it at a private directory (yours, mode 0700).")
+    if os.path.lexists(path):
+        problem = check_private_dir(path)
+        if problem:
+            return Check("runtime dir", False,
+                         f"{problem}: the driver and the server refuse it; remove it")
+    return Check("runtime dir", True, f"{path} (private: yours, mode 0700, not a link)")
+
+
 def check_server() -> Check:
     """The asiojack server answers and speaks our protocol version."""
     from pyjack_side.abi import lib
@@ -118,6 +144,12 @@ def check_server() -> Check:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(5)
             s.connect(str(path))
+            _, uid, _ = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                         struct.calcsize("3i")))
+            if uid != os.getuid():
+                return Check("asiojack server", False,
+                             f"{path} is served by uid {uid}, not by you: another user may be "
+                             "posing as the asiojack server (the driver refuses it)")
             s.sendall(pack(lib.ASIOJACK_MSG_HELLO,
                            new("struct asiojack_msg_hello",
                                protocol_version=lib.ASIOJACK_PROTOCOL_VERSION,
@@ -269,4 +301,4 @@ def check_memlock() -> Check:
 def run(prefix: Path) -> list[Check]:
     """All checks, in the order a problem would be met."""
     return [check_wine(), check_driver_built(), *check_prefix(prefix), check_jack(),
-            check_server(), check_realtime(), check_memlock()]
+            check_runtime_dir(), check_server(), check_realtime(), check_memlock()]

@@ -12,6 +12,7 @@ it.
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -32,14 +33,14 @@ from pyjack_side import __version__
 from pyjack_side.abi import lib
 from pyjack_side.config import RESET_KEYS, Config, ConfigError
 from pyjack_side.config import load as load_config
-from pyjack_side.paths import ensure_private_dir, socket_path
+from pyjack_side.paths import UnsafeDirError, ensure_private_dir, socket_path
 from pyjack_side.protocol import ProtocolError, decode, error, new, pack, read_message, text
 from pyjack_side.session import (
     Session,
     SessionError,
     alive,
     client_name_for,
-    remove_stale_segments,
+    printable,
 )
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ PEER_POLL_SECONDS = 0.2
 SHUTDOWN_TIMEOUT = 5.0
 #: how long a sibling server for another JACK server may take to listen
 SIBLING_START_TIMEOUT = 10.0
+#: tries (50 ms apart) to take the socket's lock before another server is assumed
+LOCK_ATTEMPTS = 10
 
 
 def _peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
@@ -78,6 +81,27 @@ class Connection:
         """Queue bytes to the driver, unless it is already gone."""
         if not self.writer.is_closing():
             self.writer.write(data)
+
+    def send_with_fd(self, data: bytes, fd: int) -> None:
+        """Send one reply with ``fd`` attached to its first byte (SCM_RIGHTS).
+
+        The stream transport cannot carry descriptors, so this goes straight
+        to the socket.  The driver waits for each reply before its next
+        request, so nothing of ours is queued ahead of it; a peer that
+        pipelines requests without reading gets its connection closed.
+        """
+        if self.writer.transport.get_write_buffer_size():
+            raise ProtocolError("replies are piling up unread")
+        raw = self.writer.get_extra_info("socket")
+        # A second socket object on a duplicate of the descriptor: the
+        # transport's own object does not offer sendmsg.
+        with socket.socket(fileno=os.dup(raw.fileno())) as sock:
+            try:
+                sent = socket.send_fds(sock, [data], [fd])
+            except BlockingIOError:
+                raise ProtocolError("the driver does not read its replies") from None
+        if sent < len(data):
+            self.writer.write(data[sent:])
 
     async def serve(self) -> None:
         """Answer requests until the driver closes or breaks the protocol."""
@@ -172,7 +196,8 @@ class Connection:
         self.exe_name = text(body.exe_name)
         self.bits = int(body.bits)
         self.greeted = True
-        log.info("pid %d: hello from %s (%d-bit)", self.pid, self.exe_name or "?", self.bits)
+        log.info("pid %d: hello from %s (%d-bit)", self.pid, printable(self.exe_name) or "?",
+                 self.bits)
         self.send(pack(lib.ASIOJACK_MSG_WELCOME,
                        new("struct asiojack_msg_welcome",
                            protocol_version=lib.ASIOJACK_PROTOCOL_VERSION,
@@ -195,7 +220,8 @@ class Connection:
                            new("struct asiojack_msg_redirect", jack_server=jack_server,
                                socket_path=str(path))))
             return
-        wanted = text(body.client_name) or client_name_for(self.exe_name)
+        # The wish (or the program's name) is the driver's; the name is ours.
+        wanted = client_name_for(text(body.client_name) or self.exe_name)
         n_in = int(body.n_inputs) or config.inputs
         n_out = int(body.n_outputs) or config.outputs
         session = Session(self.server.next_session_id(), config)
@@ -220,11 +246,15 @@ class Connection:
                  session.jack_server,
                  n_in, n_out, session.jack_rt_priority)
         size = session.shm_size
-        self.send(pack(lib.ASIOJACK_MSG_OPENED,
-                       new("struct asiojack_msg_opened", session_id=session.session_id,
-                           shm_size_lo=size & 0xFFFFFFFF, shm_size_hi=size >> 32,
-                           shm_name=session.shm_name,
-                           client_name=session.client.name if session.client else "")))
+        reply = pack(lib.ASIOJACK_MSG_OPENED,
+                     new("struct asiojack_msg_opened", session_id=session.session_id,
+                         shm_size_lo=size & 0xFFFFFFFF, shm_size_hi=size >> 32,
+                         client_name=session.client.name if session.client else ""))
+        try:
+            self.send_with_fd(reply, session.shm_fd)
+        finally:
+            # The driver has its own descriptor now (or the connection ends).
+            session.release_fd()
 
     async def close_session(self) -> None:
         """Close the session, if any, keeping the connection."""
@@ -237,7 +267,8 @@ class Connection:
                  json.dumps(counters))
         if counters.get("cycles") and counters.get("peer_rt_errno"):
             log.warning("%s: the driver's audio thread ran without real-time priority (%s): "
-                        "raise this user's rtprio limit (see asiojack doctor)", self.exe_name,
+                        "raise this user's rtprio limit (see asiojack doctor)",
+                        printable(self.exe_name),
                         os.strerror(counters["peer_rt_errno"]))
         await asyncio.get_running_loop().run_in_executor(self.server.jack_worker, session.close)
 
@@ -279,6 +310,7 @@ class Server:
         self.jack_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jack")
         self._session_ids = 0
         self._stop = asyncio.Event()
+        self._lock_fd = -1
         self._idle_since = time.monotonic()
 
     def sibling_for(self, jack_server: str) -> Path:
@@ -300,10 +332,19 @@ class Server:
             if self.config_file is not None:
                 cmd[3:3] = ["--config", str(self.config_file)]
             log_file = self.path.parent / f"jack-{safe}-{digest}.log"
-            with open(log_file, "ab") as out:
+            # Like the driver's server.log: never through a planted link.
+            try:
+                out = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                              | os.O_CLOEXEC, 0o600)
+            except OSError as err:
+                raise SessionError(lib.ASIOJACK_ERR_INTERNAL,
+                                   f"cannot open {log_file}: {err}") from err
+            try:
                 self.siblings[jack_server] = subprocess.Popen(
                     cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     cwd="/", env=dict(os.environ, JACK_DEFAULT_SERVER=jack_server))
+            finally:
+                os.close(out)
         proc = self.siblings[jack_server]
         end = time.monotonic() + SIBLING_START_TIMEOUT
         while time.monotonic() < end:
@@ -378,9 +419,42 @@ class Server:
                 log.info("idle for %.0f s: exiting", self.idle_timeout)
                 self._stop.set()
 
+    def _take_lock(self) -> None:
+        """Hold ``<socket>.lock`` for the server's life: one server per socket.
+
+        Two servers started at the same moment (two programs auto-starting
+        one) would otherwise both listen, and the first to go idle would
+        unlink the other's socket.  The kernel drops an flock when its
+        process dies, so a crashed server leaves nothing to clean up.
+        """
+        lock = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as err:
+            raise RuntimeError(f"cannot open {lock}: {err}") from err
+        # A driver waiting for a server probes the lock with a shared lock
+        # for an instant: only a lock held for longer means another server.
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == LOCK_ATTEMPTS - 1:
+                    os.close(fd)
+                    raise RuntimeError(f"another asiojack server is running ({lock} is "
+                                       "locked)") from None
+                time.sleep(0.05)
+        self._lock_fd = fd
+
     def _claim_socket(self) -> None:
         """Take the socket path, refusing if a live server holds it."""
-        ensure_private_dir(self.path.parent)
+        try:
+            ensure_private_dir(self.path.parent)
+        except UnsafeDirError:
+            raise
+        except OSError as err:   # e.g. its parent does not exist
+            raise RuntimeError(f"cannot create the runtime directory: {err}") from err
+        self._take_lock()
         if self.path.exists():
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -413,8 +487,6 @@ class Server:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
         log.info("asiojack %s serving on %s", __version__, self.path)
-        for name in remove_stale_segments():
-            log.info("removed /dev/shm/%s, left by a server that died", name)
         if ready:
             ready()
         watcher = asyncio.create_task(self._watch_peers())
@@ -433,11 +505,14 @@ class Server:
                                 SHUTDOWN_TIMEOUT)
             if activated is None:
                 with contextlib.suppress(FileNotFoundError):
-                    self.path.unlink()
+                    self.path.unlink()  # ours: we hold the lock
             for sibling in self.siblings.values():
                 if sibling.poll() is None:
                     sibling.terminate()
             self.jack_worker.shutdown(wait=False, cancel_futures=True)
+            if self._lock_fd >= 0:  # none when systemd owns the socket
+                os.close(self._lock_fd)
+                self._lock_fd = -1
 
 
 #: the first file descriptor systemd passes (SD_LISTEN_FDS_START)

@@ -6,7 +6,7 @@ shared segment and the C engine installed as the client's process callback.
 Python only sets things up and tears them down; the audio runs in C.
 """
 
-import _posixshmem  # the shm_open/shm_unlink of multiprocessing.shared_memory
+import fcntl
 import logging
 import mmap
 import os
@@ -14,7 +14,6 @@ import re
 import resource
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jack
@@ -42,31 +41,40 @@ MIN_HOST_FRAMES = 16
 BUFFER_SIZE_TIMEOUT = 5.0
 
 
+#: bytes a JACK client name may have (jack_client_name_size() less its NUL)
+JACK_NAME_BYTES = lib.ASIOJACK_NAME_LEN - 1
+#: room kept for the "-NN" that tells copies of one program apart
+SUFFIX_BYTES = 3
+
+
+def truncate_utf8(name: str, max_bytes: int) -> str:
+    """``name`` cut to at most ``max_bytes`` UTF-8 bytes, never inside a character."""
+    return name.encode()[:max_bytes].decode("utf-8", "ignore")
+
+
 def client_name_for(exe_name: str) -> str:
-    r"""JACK client name for a program: ``C:\x\REAPER.exe`` becomes ``reaper``."""
+    r"""JACK client name for a program: ``C:\x\REAPER.exe`` becomes ``reaper``.
+
+    The server derives every client name itself, from whatever the driver
+    sent: letters and digits of any script, ``_ . + -`` and spaces stay,
+    everything else (``:`` which JACK reserves, control characters, path
+    separators) goes.  The result fits a JACK name with room for ``-NN``.
+    """
     base = re.split(r"[\\/]", exe_name)[-1]
     if base.lower().endswith(".exe"):
         base = base[:-4]
-    base = re.sub(r"[^A-Za-z0-9_.+ -]", "", base).strip().lower()
+    base = "".join(c for c in base if c.isalnum() or c in "_.+ -").strip().lower()
+    base = truncate_utf8(base, JACK_NAME_BYTES - SUFFIX_BYTES).strip()
     return base or "asio"
 
 
-def remove_stale_segments() -> list[str]:
-    """Unlink segments of this user's servers that died without cleaning up."""
-    removed = []
-    for path in Path("/dev/shm").glob(f"asiojack-{os.getuid()}-*-*"):
-        try:
-            pid = int(path.name.split("-")[2])
-        except (IndexError, ValueError):
-            continue
-        if pid == os.getpid() or alive(pid):
-            continue
-        try:
-            path.unlink()
-        except OSError:
-            continue
-        removed.append(path.name)
-    return removed
+def printable(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped, for logs.
+
+    Program names come from the driver: a newline in one must not forge a
+    log line.
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def alive(pid: int) -> bool:
@@ -135,7 +143,7 @@ class Session:
         self.config = config
         self.client: jack.Client | None = None
         self.jack_server = ""     # the program's JACK server; "" = ours
-        self.shm_name = f"/asiojack-{os.getuid()}-{os.getpid()}-{session_id}"
+        self.shm_fd = -1          # the segment's memfd, until handed to the driver
         self.shm_size = 0
         self._map: mmap.mmap | None = None
         self._view: Any = None
@@ -179,7 +187,7 @@ class Session:
 
     def _open_client(self, wanted: str) -> jack.Client:
         """Open a client named ``wanted``, ``wanted-2``, ... (first free)."""
-        base = wanted[: lib.ASIOJACK_NAME_LEN - 8] or "asio"
+        base = client_name_for(wanted)
         last_error: Exception | None = None
         # The server this process's environment names is left to libjack
         # to pick, exactly as before (PipeWire's libjack reads a name as a
@@ -210,19 +218,22 @@ class Session:
             raise SessionError(lib.ASIOJACK_ERR_INVALID,
                                f"{n_inputs} inputs / {n_outputs} outputs is out of range "
                                f"(at most {lib.ASIOJACK_MAX_CHANNELS} each)")
-        flags = os.O_CREAT | os.O_EXCL | os.O_RDWR
+        # A memfd, not a named segment: no name another user could take
+        # first, nothing to unlink or sweep after a crash.  Sealed against
+        # resizing, so that neither the driver nor anyone it hands the fd
+        # to can shrink it under the JACK thread (SIGBUS), as PipeWire does.
+        fd = os.memfd_create(f"asiojack-session-{self.session_id}",
+                             os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         try:
-            fd = _posixshmem.shm_open(self.shm_name, flags, mode=0o600)
-        except FileExistsError:
-            # Our pid is in the name: this one is a dead server's, whose pid
-            # the kernel has given to us.
-            _posixshmem.shm_unlink(self.shm_name)
-            fd = _posixshmem.shm_open(self.shm_name, flags, mode=0o600)
-        try:
+            os.fchmod(fd, 0o600)
             os.ftruncate(fd, size)
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                        fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
             self._map = mmap.mmap(fd, size)
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        self.shm_fd = fd
         self.shm_size = size
         self._view = ffi.from_buffer(self._map)
         _lock_in_memory(self._view, size)
@@ -555,7 +566,10 @@ class Session:
         if self._map is not None:
             self._map.close()
             self._map = None
-        try:
-            _posixshmem.shm_unlink(self.shm_name)
-        except FileNotFoundError:
-            pass
+        self.release_fd()
+
+    def release_fd(self) -> None:
+        """Close the server's descriptor of the segment (the mapping stays)."""
+        fd, self.shm_fd = self.shm_fd, -1
+        if fd >= 0:
+            os.close(fd)

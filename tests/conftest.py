@@ -16,6 +16,7 @@ from asiojack_rig.harness import (  # noqa: F401  (re-exported for the test modu
     Peer,
     Segment,
     build_peer,
+    server_segments,
     start_jackd,
     start_peer,
     start_server,

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from pathlib import Path
 from typing import Any
 
+from asiojack_rig.harness import Segment
 from pyjack_side.abi import ffi, lib
 from pyjack_side.protocol import new, pack
 
@@ -19,9 +21,14 @@ class RawClient:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(10)
         self.sock.connect(str(socket_path))
+        self.fds: list[int] = []   # descriptors the server passed (SCM_RIGHTS)
+        self.segment_fd = -1
 
     def close(self) -> None:
         self.sock.close()
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
 
     def __enter__(self) -> RawClient:
         return self
@@ -32,7 +39,8 @@ class RawClient:
     def _recv(self, n: int) -> bytes:
         data = b""
         while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
+            chunk, fds, _, _ = socket.recv_fds(self.sock, n - len(data), 4)
+            self.fds.extend(fds)
             if not chunk:
                 raise EOFError(f"connection closed after {len(data)} of {n} bytes")
             data += chunk
@@ -70,9 +78,17 @@ class RawClient:
 
     def open(self, name: str = "") -> Any:
         self.send(lib.ASIOJACK_MSG_OPEN, new("struct asiojack_msg_open", client_name=name))
+        before = len(self.fds)
         msg_type, payload = self.reply()
         assert msg_type == lib.ASIOJACK_MSG_OPENED, msg_type
+        assert len(self.fds) == before + 1, "OPENED came without the segment's descriptor"
+        self.segment_fd = self.fds[-1]
         return ffi.from_buffer("struct asiojack_msg_opened *", bytearray(payload))
+
+    def segment(self) -> Segment:
+        """The session's segment, through the descriptor OPENED carried."""
+        assert self.segment_fd >= 0, "open() first"
+        return Segment(fd=self.segment_fd)
 
     def create_buffers(self, frames: int, inputs: range, outputs: range) -> None:
         msg = new("struct asiojack_msg_create_buffers", frames=frames)

@@ -28,7 +28,14 @@ import jack
 import numpy as np
 import pytest
 
-from asiojack_rig.harness import AsiojackServer, Jackd, start_jackd, start_server, wait_for
+from asiojack_rig.harness import (
+    AsiojackServer,
+    Jackd,
+    server_segments,
+    start_jackd,
+    start_server,
+    wait_for,
+)
 from asiojack_rig.hostile import (
     ASE_INVALID_PARAMETER,
     ASE_NOT_PRESENT,
@@ -451,8 +458,7 @@ def test_jack_buffer_size_change_reaches_the_host(accept: bool, prefix: WinePref
         time.sleep(0.3)
         result = host.finish()
         # the session closes as after any other run
-        wait_for(lambda: not list(Path("/dev/shm").glob(
-            f"asiojack-{os.getuid()}-{server.proc.pid}-*")), 5, "the session to close")
+        wait_for(lambda: not server_segments(server), 5, "the session to close")
     finally:
         host.kill()
         server.stop()

@@ -14,7 +14,7 @@ import pytest
 from conftest import (
     AsiojackServer,
     Jackd,
-    Segment,
+    server_segments,
     start_peer,
     start_server,
     wait_for,
@@ -66,7 +66,7 @@ def test_stalled_peer_plays_silence_and_recovers(
         # Stall 400 ms at the 150th cycle (~0.8 s in).
         peer = start_peer(peer_bin, asiojack, "--seconds", "4", "--stall-at", "150",
                           "--stall-ms", "400")
-        seg = Segment(peer.shm_name)
+        seg = peer.segment()
         wire(probe, peer.client_name)
         cycles_before = probe.cycles
         t0 = time.monotonic()
@@ -99,9 +99,10 @@ def test_killed_peer_leaves_nothing_behind(
         asiojack: AsiojackServer, jackd256: Jackd, peer_bin: Path) -> None:
     survivor = start_peer(peer_bin, asiojack, "--seconds", "4", "--exe", "survivor.exe")
     victim = start_peer(peer_bin, asiojack, "--seconds", "30", "--exe", "victim.exe")
-    shm_path = Path("/dev/shm") / victim.shm_name.lstrip("/")
-    assert shm_path.exists()
-    assert stat.S_IMODE(shm_path.stat().st_mode) == 0o600
+    segment = f"asiojack-session-{victim.segment().session_id}"
+    assert segment in server_segments(asiojack)
+    victim_fd = f"/proc/{victim.proc.pid}/fd/{victim.shm_fd}"
+    assert stat.S_IMODE(os.stat(victim_fd).st_mode) == 0o600
     watcher = jackd256.client("watcher")
     try:
         assert watcher.get_ports(f"{victim.client_name}:")
@@ -110,7 +111,8 @@ def test_killed_peer_leaves_nothing_behind(
         victim.proc.wait()
 
         def gone() -> bool:
-            return not watcher.get_ports(f"{victim.client_name}:") and not shm_path.exists()
+            return not watcher.get_ports(f"{victim.client_name}:") and \
+                segment not in server_segments(asiojack)
 
         wait_for(gone, 1.0, "the killed peer's JACK client and segment to vanish")
         assert time.monotonic() - killed_at < 1.0
@@ -134,7 +136,7 @@ def test_two_sessions_are_independent(
     probe = LoopProbe(jackd256.client("probe"))
     try:
         wire(probe, first.client_name)
-        seg = Segment(first.shm_name)
+        seg = first.segment()
         second_stats = second.finish()   # the second one stops and closes mid-stream
         wait_for(lambda: not probe.client.get_ports("twin-2:"), 2, "twin-2 to close")
         misses_before = seg.misses
@@ -202,18 +204,3 @@ def test_jack_handles_come_from_one_place_that_names_what_is_missing(jackd256: J
     with pytest.raises(RuntimeError, match=r"has no object\._ptr"):
         _jack_address(object())
 
-
-def test_segments_of_dead_servers_are_swept(jackd256: Jackd, tmp_path: Path) -> None:
-    import subprocess
-
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    stale = Path("/dev/shm") / f"asiojack-{os.getuid()}-{dead.pid}-1"
-    stale.write_bytes(b"left by a crash")
-    server = start_server(tmp_path, jackd256)
-    try:
-        assert not stale.exists()
-        assert f"removed /dev/shm/{stale.name}" in server.log_text()
-    finally:
-        server.stop()
-        stale.unlink(missing_ok=True)

@@ -25,7 +25,6 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from containers import (
@@ -38,7 +37,7 @@ from containers import (
     wine_program_pid,
 )
 
-from asiojack_rig.harness import AsiojackServer, Jackd, start_server, wait_for
+from asiojack_rig.harness import AsiojackServer, Jackd, server_segments, start_server, wait_for
 from asiojack_rig.probe import LoopProbe
 
 CONFIG = "inputs = 6\noutputs = 4\ndeadline = 0.9\n"
@@ -103,11 +102,6 @@ def session_ports(jackd: Jackd, client: str) -> list[str]:
         return [p.name for p in watcher.get_ports(f"{client}:")]
     finally:
         watcher.close()
-
-
-def shm_segments(server: AsiojackServer) -> list[str]:
-    return [p.name for p in
-            Path("/dev/shm").glob(f"asiojack-{os.getuid()}-{server.proc.pid}-*")]
 
 
 def start_streaming_host(prefix: ConfigPrefix, server: AsiojackServer,
@@ -197,19 +191,19 @@ def test_stream_round_trip_is_one_period_and_bit_exact(
     assert result.on_time(jackd256.frames), result
     wait_for(lambda: not session_ports(jackd256, client), 3,
              "the JACK client to go after the program ended")
-    assert not shm_segments(server)
+    assert not server_segments(server)
 
 
 def test_client_gone_after_the_wine_process_is_killed(
         prefix: ConfigPrefix, server: AsiojackServer, jackd256: Jackd) -> None:
     host = start_streaming_host(prefix, server, 30)
     client = client_of(prefix)
-    assert shm_segments(server)
+    assert server_segments(server)
     pid = wine_program_pid(host.pid, prefix.pahost.name)
     assert pid is not None
     killed_at = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not session_ports(jackd256, client) and not shm_segments(server), 1.0,
+    wait_for(lambda: not session_ports(jackd256, client) and not server_segments(server), 1.0,
              "the killed program's JACK client and segment to vanish")
     assert time.monotonic() - killed_at < 1.0
     host.kill()

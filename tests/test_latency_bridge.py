@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BRIDGE, Jackd, Segment, start_jackd, start_peer, start_server
+from conftest import BRIDGE, Jackd, start_jackd, start_peer, start_server
 
 from pyjack_side.abi import lib
 
@@ -59,7 +59,7 @@ def test_segment_latencies_are_jacks_and_propagate(any_jackd: Jackd, peer_bin: P
     try:
         peer = start_peer(peer_bin, server, "--seconds", "8", "--exe", "Latent.exe",
                           "--channels", "2")
-        seg = Segment(peer.shm_name)
+        seg = peer.segment()
         system_capture = jack_latency(jackd, "system:capture_1", "capture")
         system_playback = jack_latency(jackd, "system:playback_1", "playback")
         # jackd2's dummy, as the brief has it: async capture 1 period and
@@ -103,7 +103,7 @@ def test_latency_of_the_active_channels_and_the_physical_fallback(
     try:
         peer = start_peer(peer_bin, server, "--seconds", "8", "--exe", "Fallback.exe",
                           "--channels", "2")
-        seg = Segment(peer.shm_name)
+        seg = peer.segment()
         assert seg.output_latency == 512
         c = jackd256.client("rewire")
         try:
@@ -146,7 +146,7 @@ def test_a_peer_that_keeps_changing_done_seq_cannot_stop_the_engine(
     server = start_server(tmp_path, jackd256)
     try:
         peer = start_peer(peer_bin, server, "--spin-done-ms", "2500", "--exe", "Spinner.exe")
-        seg = Segment(peer.shm_name)
+        seg = peer.segment()
         time.sleep(0.3)
         cycles0, misses0 = seg.cycles, seg.misses
         time.sleep(1.5)
@@ -161,13 +161,14 @@ def test_a_peer_that_keeps_changing_done_seq_cannot_stop_the_engine(
     assert misses1 - misses0 > 50, (misses0, misses1)
 
 
-def segment_mapping(pid: int, shm_name: str) -> dict[str, str]:
-    """The smaps fields of a process's mapping of a segment."""
+def segment_mapping(pid: int, memfd_name: str) -> dict[str, str]:
+    """The smaps fields of a process's mapping of a segment (a memfd, by its name)."""
     fields: dict[str, str] = {}
     inside = False
+    mapping = re.compile(rf"/memfd:{re.escape(memfd_name)}( \(deleted\))?$")
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
         if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-            inside = line.endswith("/dev/shm/" + shm_name.lstrip("/"))
+            inside = bool(mapping.search(line))
         elif inside:
             key, _, value = line.partition(":")
             fields[key] = value.strip()
@@ -179,9 +180,9 @@ def test_the_segment_is_locked_in_memory(jackd256: Jackd, peer_bin: Path,
     server = start_server(tmp_path, jackd256)
     try:
         peer = start_peer(peer_bin, server, "--seconds", "1", "--exe", "Locked.exe")
-        size_kib = Path("/dev/shm", peer.shm_name.lstrip("/")).stat().st_size // 1024
-        server_map = segment_mapping(server.proc.pid, peer.shm_name)
-        peer_map = segment_mapping(peer.proc.pid, peer.shm_name)
+        size_kib = os.stat(f"/proc/{peer.proc.pid}/fd/{peer.shm_fd}").st_size // 1024
+        server_map = segment_mapping(server.proc.pid, peer.segment_name())
+        peer_map = segment_mapping(peer.proc.pid, peer.segment_name())
         peer.finish()
     finally:
         server.stop()

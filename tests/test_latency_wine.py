@@ -12,7 +12,6 @@ driven by tests/host/pahost.c.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -20,7 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from asiojack_rig.harness import AsiojackServer, Jackd, Segment, start_jackd, start_server
+from asiojack_rig.harness import (
+    AsiojackServer,
+    Jackd,
+    Segment,
+    server_segment_files,
+    start_jackd,
+    start_server,
+)
 from asiojack_rig.hostile import ASE_SUCCESS, HostProcess, build_host
 from asiojack_rig.winehost import WinePrefix, make_prefix
 
@@ -193,8 +199,7 @@ def test_stop_then_start_restarts_time_at_zero_in_half_zero(
 
 def session_segment(server: AsiojackServer) -> Segment:
     """The segment of the server's one session."""
-    shm = next(Path("/dev/shm").glob(f"asiojack-{os.getuid()}-{server.proc.pid}-*"))
-    return Segment("/" + shm.name)
+    return Segment(next(iter(server_segment_files(server.proc.pid).values())))
 
 
 @pytest.mark.parametrize("output_ready", [True, False], ids=["output-ready", "without"])

@@ -9,7 +9,6 @@ never calls the xrun callback, so nothing here counts on xruns.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 from pwjack import PW_JACK_LIB, PipeWire, start_pipewire
 
-from asiojack_rig.harness import AsiojackServer, start_server, wait_for
+from asiojack_rig.harness import AsiojackServer, server_segments, start_server, wait_for
 from asiojack_rig.hostile import BUFFER_SIZE_CHANGE, RESET_REQUEST, HostProcess, build_host
 from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output
 
@@ -50,11 +49,6 @@ def host_env(prefix: WinePrefix, server: AsiojackServer) -> dict[str, str]:
     # The Wine process gets no JACK variables of PipeWire: it holds no libjack.
     return prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
                            "ASIOJACK_CONFIG": str(server.config)})
-
-
-def shm_segments(server: AsiojackServer) -> list[str]:
-    return [p.name for p in
-            Path("/dev/shm").glob(f"asiojack-{os.getuid()}-{server.proc.pid}-*")]
 
 
 def start_streaming_host(prefix: WinePrefix, server: AsiojackServer,
@@ -104,18 +98,18 @@ def test_round_trip_is_one_quantum_and_bit_exact(prefix: WinePrefix, pipewire: P
     assert result["out_of_order"] <= max(1, result["blocks"] // 100), result
     assert all(v % pipewire.frames == 0 for v in result["latencies"]), result
     wait_for(lambda: not pipewire.ports("pahost"), 3, "the client to go after the program ended")
-    assert not shm_segments(server)
+    assert not server_segments(server)
 
 
 def test_client_gone_after_the_wine_process_is_killed(prefix: WinePrefix, pipewire: PipeWire,
                                                        server: AsiojackServer) -> None:
     host = start_streaming_host(prefix, server, 30)
     wait_for(lambda: pipewire.ports("pahost"), 5, "the program's JACK ports")
-    assert shm_segments(server)
+    assert server_segments(server)
     killed_at = time.monotonic()
     host.send_signal(signal.SIGKILL)
     host.wait()
-    wait_for(lambda: not pipewire.ports("pahost") and not shm_segments(server), 2.0,
+    wait_for(lambda: not pipewire.ports("pahost") and not server_segments(server), 2.0,
              "the killed program's JACK client and segment to vanish")
     assert time.monotonic() - killed_at < 2.0
     assert pipewire.proc.poll() is None and server.proc.poll() is None

@@ -19,7 +19,6 @@ import pytest
 from conftest import (
     AsiojackServer,
     Jackd,
-    Segment,
     start_jackd,
     start_peer,
     start_server,
@@ -81,10 +80,11 @@ def test_host_chosen_buffer_size(tmp_path: Path) -> None:
     try:
         with RawClient(server.socket) as other, RawClient(server.socket) as chooser:
             other.hello(exe="other.exe")
-            other_seg = Segment(ffi.string(other.open().shm_name).decode())
+            other.open()
+            other_seg = other.segment()
             chooser.hello(exe="chooser.exe")
-            opened = chooser.open()
-            seg = Segment(ffi.string(opened.shm_name).decode())
+            chooser.open()
+            seg = chooser.segment()
             assert seg.buffer_mode == lib.ASIOJACK_BUFFER_HOST
             assert (seg.min_host_frames, seg.max_host_frames) == (16, lib.ASIOJACK_MAX_FRAMES)
             chooser.create_buffers(128, range(2), range(2))
@@ -135,7 +135,7 @@ def test_transport_requests_drive_jack_transport(asiojack: AsiojackServer,
 def test_config_change_resets_hosts_and_bad_edits_are_refused(
         asiojack: AsiojackServer, peer_bin: Path) -> None:
     peer = start_peer(peer_bin, asiojack, "--seconds", "3")
-    seg = Segment(peer.shm_name)
+    seg = peer.segment()
     time.sleep(0.3)
     # A bad value: named in the log, nothing applied, no reset.
     asiojack.config.write_text("inputs = 4\noutputs = 4\ndeadline = 7\n")
@@ -156,8 +156,8 @@ def test_config_change_resets_hosts_and_bad_edits_are_refused(
 def test_port_alias_names_the_channel(asiojack: AsiojackServer, jackd256: Jackd) -> None:
     with RawClient(asiojack.socket) as raw:
         raw.hello(exe="alias.exe")
-        opened = raw.open()
-        seg = Segment(ffi.string(opened.shm_name).decode())
+        raw.open()
+        seg = raw.segment()
         assert ffi.string(seg.shm.in_names[0]).decode() == "in_1"
         watcher = jackd256.client("watch")
         try:

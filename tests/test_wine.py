@@ -18,7 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import AsiojackServer, Jackd, start_jackd, start_server, wait_for
+from conftest import (
+    AsiojackServer,
+    Jackd,
+    server_segments,
+    start_jackd,
+    start_server,
+    wait_for,
+)
 
 from asiojack_rig.probe import LoopProbe
 from asiojack_rig.winehost import ROOT, WinePrefix, make_prefix, parse_host_output, wine_loader
@@ -62,8 +69,8 @@ def session_ports(jackd: Jackd, client: str) -> list[str]:
 
 
 def shm_segments(server: AsiojackServer) -> list[str]:
-    pid = server.proc.pid
-    return [p.name for p in Path("/dev/shm").glob(f"asiojack-{os.getuid()}-{pid}-*")]
+    """The session segments (memfds) the server has mapped now."""
+    return sorted(server_segments(server))
 
 
 def test_device_is_listed_with_configured_channels(prefix: WinePrefix,

@@ -54,6 +54,8 @@ struct asiojack_unix_control {
 struct asiojack_unix_open_params {
     struct asiojack_unix_control ctl;
     uint64_t shm;                   /* out: the mapped segment, same process */
+    struct asiojack_layout layout;  /* out: its geometry, checked once; the PE
+                                     * side sizes and indexes by this copy */
     uint32_t bits;                  /* 32 or 64: the host process */
     uint32_t autostart;             /* start `asiojack serve` if none answers */
     char exe_name[ASIOJACK_TEXT_LEN];    /* e.g. "REAPER.exe" */
@@ -161,7 +163,7 @@ struct asiojack_unix_trace_params {
 
 /* Same numbers for MinGW and gcc, i386 and x86_64. */
 _Static_assert(sizeof(struct asiojack_unix_control) == 272, "control size");
-_Static_assert(sizeof(struct asiojack_unix_open_params) == 272 + 16 + 256 + 64,
+_Static_assert(sizeof(struct asiojack_unix_open_params) == 272 + 16 + 40 + 256 + 64,
                "open size");
 _Static_assert(sizeof(struct asiojack_unix_create_params) == 272 + 8 + 256,
                "create size");

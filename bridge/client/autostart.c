@@ -55,7 +55,7 @@ size_t asiojack_server_environ(char **out, size_t max)
     return n;
 }
 
-pid_t asiojack_spawn_server(const char *log_path, const char *socket_path)
+pid_t asiojack_spawn_server(int log_fd, const char *socket_path)
 {
     /* sh backgrounds the server and exits at once, so the server is
      * reparented to init and never becomes a zombie of the host process.
@@ -65,11 +65,10 @@ pid_t asiojack_spawn_server(const char *log_path, const char *socket_path)
      * business (and a source tree there could shadow the installed code). */
     static const char script[] =
         "cmd=\"${ASIOJACK_SERVER:-asiojack}\"; cd / && "
-        "echo \"asiojack driver (pid $PPID): no server on $2, starting: $cmd serve --auto\" "
-        ">>\"$1\"; "
-        "setsid $cmd serve --auto </dev/null >>\"$1\" 2>&1 & echo $!";
-    char *argv[] = {"sh", "-c", (char *)script, "sh", (char *)log_path,
-                    (char *)socket_path, NULL};
+        "echo \"asiojack driver (pid $PPID): no server on $1, starting: $cmd serve --auto\" "
+        ">&3; "
+        "setsid $cmd serve --auto </dev/null >&3 2>&3 3>&- & echo $!";
+    char *argv[] = {"sh", "-c", (char *)script, "sh", (char *)socket_path, NULL};
     char *envp[256];
     posix_spawn_file_actions_t actions;
     int fds[2], status;
@@ -81,6 +80,9 @@ pid_t asiojack_spawn_server(const char *log_path, const char *socket_path)
         return -1;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    /* The log as fd 3 of sh (dup2 clears close-on-exec), for the server's
+     * output only. */
+    posix_spawn_file_actions_adddup2(&actions, log_fd, 3);
     asiojack_server_environ(envp, sizeof(envp) / sizeof(envp[0]));
     int r = posix_spawn(&sh_pid, "/bin/sh", &actions, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&actions);

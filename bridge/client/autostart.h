@@ -10,11 +10,12 @@
  * Start the server in its own session, not as a child that the (Wine)
  * caller would have to reap, with the environment of
  * asiojack_server_environ.  The command is $ASIOJACK_SERVER, else
- * `asiojack`; its output goes to `log_path`, after a line naming the
- * `socket_path` nobody answered on.  Returns the server's pid, 0 if it was
- * launched but its pid is unknown, -1 if nothing could be run.
+ * `asiojack`; its output goes to `log_fd`, a file the caller opened (and
+ * checked) itself, so no path is opened again on the way, after a line
+ * naming the `socket_path` nobody answered on.  Returns the server's pid, 0
+ * if it was launched but its pid is unknown, -1 if nothing could be run.
  */
-pid_t asiojack_spawn_server(const char *log_path, const char *socket_path);
+pid_t asiojack_spawn_server(int log_fd, const char *socket_path);
 
 /*
  * The variables of this process's environment a server (or the settings

@@ -24,17 +24,21 @@ enum asiojack_client_status {
     ASIOJACK_CLIENT_PROTOCOL = -3,   /* broken reply, lost connection */
     ASIOJACK_CLIENT_REFUSED = -4,    /* server answered with an error */
     ASIOJACK_CLIENT_SHM = -5,        /* segment could not be mapped or is bad */
+    ASIOJACK_CLIENT_UNSAFE = -6,     /* runtime dir or server not this user's own */
 };
 
 struct asiojack_client {
     int fd;
     struct asiojack_shm *shm;
     uint64_t shm_size;
+    int shm_fd;                  /* the segment's memfd, kept open while mapped */
+    struct asiojack_layout layout; /* the segment's geometry, copied and
+                                      checked once at open: buffer addresses
+                                      come from here, never from the segment */
     uint32_t last_seq;           /* last cycle handed to the host */
     uint32_t server_protocol;    /* from WELCOME, or from a version ERROR */
     uint32_t session_id;
     char client_name[ASIOJACK_NAME_LEN];
-    char shm_name[ASIOJACK_NAME_LEN];
     char server_version[32];
     uint32_t bits;               /* from connect: said again after a redirect */
     uint32_t map_below_4g;       /* set between connect and open: the segment
@@ -48,8 +52,23 @@ struct asiojack_client {
  * $XDG_RUNTIME_DIR/asiojack, else /tmp/asiojack-<uid>; file control.sock. */
 int asiojack_socket_path(char *buf, size_t size);
 
-/* Connect and say hello.  With `autostart`, a server that does not answer
- * is started (asiojack serve) and waited for. */
+/*
+ * Open `name` (e.g. "settings.log") for appending in the runtime directory,
+ * created if missing and checked as for connecting: never through a
+ * symlink, and only a plain file of this user's with one link.  Returns
+ * the descriptor (close-on-exec), or -1 with `error` saying why.
+ */
+int asiojack_open_runtime_log(const char *name, char *error, size_t error_size);
+
+/*
+ * Connect and say hello.  With `autostart`, a server that does not answer
+ * is started (asiojack serve) and waited for.
+ *
+ * Nothing of this user's goes to a server another user runs: the runtime
+ * directory must be a real directory (not a symlink) owned by this user
+ * with mode 0700, and the process at the other end of the socket must be
+ * this user's (SO_PEERCRED); else ASIOJACK_CLIENT_UNSAFE, in words.
+ */
 int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
                             uint32_t bits, int autostart);
 

@@ -101,7 +101,7 @@ struct asiojack_msg_open {
 struct asiojack_msg_redirect { char jack_server[...]; char socket_path[...]; ...; };
 struct asiojack_msg_opened {
     uint32_t session_id; uint32_t shm_size_lo; uint32_t shm_size_hi;
-    char shm_name[...]; char client_name[...]; ...;
+    char client_name[...]; ...;
 };
 struct asiojack_msg_create_buffers {
     uint32_t frames; uint8_t in_active[...]; uint8_t out_active[...]; ...;

@@ -5,7 +5,8 @@
  * Wine unix library does, and plays a host that copies each input channel
  * to the output channel of the same number.
  *
- * Prints "READY <client name> <shm name>" once streaming, and a JSON line
+ * Prints "READY <client name> <segment fd>" once streaming (tests map the
+ * segment through /proc/<pid>/fd/<fd>), and a JSON line
  * with its counts when it ends.
  */
 #include <getopt.h>
@@ -78,7 +79,8 @@ int main(int argc, char **argv)
     struct asiojack_shm *s = c.shm;
     if (!frames)
         frames = s->jack_buffer_frames;
-    unsigned pairs = s->n_inputs < s->n_outputs ? s->n_inputs : s->n_outputs;
+    unsigned pairs = c.layout.n_inputs < c.layout.n_outputs ? c.layout.n_inputs
+                                                            : c.layout.n_outputs;
     if (channels && channels < pairs)
         pairs = channels;
 
@@ -93,7 +95,7 @@ int main(int argc, char **argv)
         asiojack_client_close(&c);
         return 1;
     }
-    printf("READY %s %s\n", c.client_name, c.shm_name);
+    printf("READY %s %d\n", c.client_name, c.shm_fd);
     fflush(stdout);
 
     if (spin_done_ms) {
@@ -118,7 +120,7 @@ int main(int argc, char **argv)
         return r ? 1 : 0;
     }
 
-    size_t bytes = (size_t)frames * s->bytes_per_sample;
+    size_t bytes = (size_t)frames * c.layout.bytes_per_sample;
     unsigned long handled = 0, timeouts = 0, jumps = 0;
     /* --restarts: stop() and start() back to back every 5 cycles; the
      * first cycle after each must be at position 0 in buffer half 0. */

@@ -241,15 +241,15 @@ def start_server(tmp: Path, jackd: Jackd, config_text: str = "",
 
 
 
-def build_peer(out: Path) -> Path:
-    """Build the C test peer from tests/peer/peer.c and the bridge sources."""
+def build_peer(out: Path, program: str = "peer", *defines: str) -> Path:
+    """Build a C test program (tests/peer/<program>.c) with the bridge's client sources."""
     cc = os.environ.get("CC", "cc")
-    sources = [ROOT / "tests/peer/peer.c"] + [BRIDGE / f for f in
-                                               ("client/client.c", "shm.c",
-                                                "client/autostart.c")]
-    subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror",
-                    f"-I{BRIDGE}", f"-I{BRIDGE / 'client'}", *map(str, sources), "-o", str(out)],
-                   check=True)
+    sources = [ROOT / f"tests/peer/{program}.c"] + [BRIDGE / f for f in
+                                                     ("client/client.c", "shm.c",
+                                                      "client/autostart.c")]
+    subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", *defines, "-O2", "-Wall", "-Wextra",
+                    "-Werror", f"-I{BRIDGE}", f"-I{BRIDGE / 'client'}", *map(str, sources),
+                    "-o", str(out)], check=True)
     return out
 
 
@@ -259,7 +259,16 @@ class Peer:
 
     proc: subprocess.Popen[str]
     client_name: str
-    shm_name: str
+    shm_fd: int      # the peer's descriptor of its segment (a memfd)
+
+    def segment(self) -> Segment:
+        """The peer's segment, mapped through its descriptor in /proc."""
+        return Segment(f"/proc/{self.proc.pid}/fd/{self.shm_fd}")
+
+    def segment_name(self) -> str:
+        """The memfd name of the peer's segment (``asiojack-session-<n>``), as maps show it."""
+        link = os.readlink(f"/proc/{self.proc.pid}/fd/{self.shm_fd}")
+        return link.removeprefix("/memfd:").removesuffix(" (deleted)")
 
     def finish(self, timeout: float = 30) -> dict[str, object]:
         """Wait for the peer to exit; its last JSON line plus ``returncode``."""
@@ -283,25 +292,56 @@ def start_peer(peer_bin: Path, server: AsiojackServer, *args: str) -> Peer:
     if not line.startswith("READY"):
         rest = proc.stdout.read() if proc.poll() is not None else ""
         raise AssertionError(f"peer did not start: {line!r}{rest!r}\n{server.log_text()}")
-    _, client_name, shm_name = line.split()
-    return Peer(proc, client_name, shm_name)
+    _, client_name, shm_fd = line.split()
+    return Peer(proc, client_name, int(shm_fd))
+
+
+def server_segments(server: AsiojackServer) -> set[str]:
+    """Names of the session segments (memfds) the server has mapped now."""
+    maps = Path(f"/proc/{server.proc.pid}/maps").read_text()
+    return {line.split("/memfd:", 1)[1].split()[0] for line in maps.splitlines()
+            if "/memfd:asiojack-session-" in line}
+
+
+def server_segment_files(pid: int) -> dict[str, str]:
+    """The session segments process ``pid`` has mapped: memfd name -> a path to open it.
+
+    The path is the mapping's entry in /proc/<pid>/map_files (opening one
+    needs CAP_SYS_ADMIN: root, as in CI), for a test that has no descriptor
+    of the segment, e.g. one a Windows host under Wine holds.
+    """
+    found: dict[str, str] = {}
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        if "/memfd:asiojack-session-" not in line:
+            continue
+        name = line.split("/memfd:", 1)[1].split()[0]
+        found.setdefault(name, f"/proc/{pid}/map_files/{line.split()[0]}")
+    return found
 
 
 class Segment:
-    """Read-only view of a session's shared memory, for its counters."""
+    """Read-only view of a session's shared memory, for its counters.
 
-    def __init__(self, shm_name: str) -> None:
-        """Map the segment ``shm_name`` (as the peer printed it) read-only."""
+    Segments are memfds with no name: a test maps one through a descriptor
+    it holds (``fd``, e.g. from :class:`rawclient.RawClient`) or through a
+    driver process's descriptor in /proc (``path``).
+    """
+
+    def __init__(self, path: str | None = None, fd: int = -1) -> None:
+        """Map the segment read-only, from ``fd`` (left open) or ``path``."""
         import mmap
 
         from pyjack_side.abi import ffi
 
-        path = Path("/dev/shm") / shm_name.lstrip("/")
-        fd = os.open(path, os.O_RDONLY)
+        own = fd < 0
+        if own:
+            assert path is not None
+            fd = os.open(path, os.O_RDONLY)
         try:
             self._map = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
         finally:
-            os.close(fd)
+            if own:
+                os.close(fd)
         self.shm = ffi.from_buffer("struct asiojack_shm *", self._map)
 
     def __getattr__(self, name: str) -> int:

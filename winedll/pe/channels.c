@@ -25,9 +25,9 @@ static ASIOError get_channels(struct asiojack_driver *d, LONG *inputs, LONG *out
     if (!inputs && !outputs)
         return asiojack_fail(d, ASE_InvalidParameter, "getChannels: no place for the result");
     if (inputs)
-        *inputs = (LONG)d->shm->n_inputs;
+        *inputs = (LONG)d->layout.n_inputs;
     if (outputs)
-        *outputs = (LONG)d->shm->n_outputs;
+        *outputs = (LONG)d->layout.n_outputs;
     return ASE_OK;
 }
 
@@ -36,7 +36,7 @@ static ASIOError get_channel_info(struct asiojack_driver *d, ASIOChannelInfo *in
     if (!info)
         return asiojack_fail(d, ASE_InvalidParameter, "getChannelInfo: no place for the result");
     BOOL input = info->isInput != ASIOFalse;
-    uint32_t n = input ? d->shm->n_inputs : d->shm->n_outputs;
+    uint32_t n = input ? d->layout.n_inputs : d->layout.n_outputs;
     if (info->channel < 0 || (uint32_t)info->channel >= n)
         return asiojack_fail(d, ASE_InvalidParameter, "no %s channel %ld (there are %u)",
                              input ? "input" : "output", (long)info->channel, (unsigned)n);
@@ -48,7 +48,7 @@ static ASIOError get_channel_info(struct asiojack_driver *d, ASIOChannelInfo *in
     safe[sizeof(safe) - 1] = 0;
     info->isActive = (input ? d->in_active[ch] : d->out_active[ch]) ? ASIOTrue : ASIOFalse;
     info->channelGroup = 0;
-    info->type = (ASIOSampleType)asio_sample_type(d->shm->sample_type);
+    info->type = (ASIOSampleType)asio_sample_type(d->layout.sample_type);
     asiojack_copy_text(info->name, sizeof(info->name), safe);
     return ASE_OK;
 }
@@ -92,7 +92,7 @@ static ASIOError check_buffer_request(struct asiojack_driver *d, const ASIOBuffe
                                       LONG count, LONG frames, const ASIOCallbacks *callbacks,
                                       uint8_t *in_active, uint8_t *out_active)
 {
-    uint32_t n_in = d->shm->n_inputs, n_out = d->shm->n_outputs;
+    uint32_t n_in = d->layout.n_inputs, n_out = d->layout.n_outputs;
     uint32_t jack_frames = asiojack_load_u32(&d->shm->jack_buffer_frames);
 
     if (!infos || !callbacks)
@@ -108,12 +108,12 @@ static ASIOError check_buffer_request(struct asiojack_driver *d, const ASIOBuffe
         uint32_t lo = asiojack_load_u32(&d->shm->min_host_frames);
         uint32_t hi = asiojack_load_u32(&d->shm->max_host_frames);
         if (frames <= 0 || (frames & (frames - 1)) || (uint32_t)frames < lo ||
-            (uint32_t)frames > hi || (uint32_t)frames > d->shm->max_frames)
+            (uint32_t)frames > hi || (uint32_t)frames > d->layout.max_frames)
             return asiojack_fail(d, ASE_InvalidParameter,
                                  "buffer size %ld refused: asiojack takes powers of two from %u to %u",
                                  (long)frames, (unsigned)lo, (unsigned)hi);
     } else if (frames <= 0 || (uint32_t)frames != jack_frames ||
-               (uint32_t)frames > d->shm->max_frames) {
+               (uint32_t)frames > d->layout.max_frames) {
         return asiojack_fail(d, ASE_InvalidParameter,
                              "buffer size %ld refused: JACK runs %u frames per period "
                              "(buffer_size = \"host\" in asiojack's config lets hosts choose)",
@@ -170,7 +170,7 @@ static ASIOError create_buffers_locked(struct asiojack_driver *d, ASIOBufferInfo
             infos[i].buffers[half] = b;
             /* Stale output from an earlier run must not be played. */
             if (!input)
-                memset(b, 0, (size_t)frames * d->shm->bytes_per_sample);
+                memset(b, 0, (size_t)frames * d->layout.bytes_per_sample);
         }
     }
     memcpy(d->in_active, p.in_active, sizeof(d->in_active));

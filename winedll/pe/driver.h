@@ -93,6 +93,9 @@ struct asiojack_driver {
     enum asiojack_state state;
     uint64_t client;                   /* unix-side handle */
     const struct asiojack_shm *shm;    /* the segment, mapped by the unix side */
+    struct asiojack_layout layout;     /* its geometry, copied and checked once at
+                                          open: channel counts, sample type and
+                                          sizes come from here, never the segment */
     char error[ASIO_ERROR_TEXT_LEN];
 
     /* From createBuffers; the callback thread asks the host what it

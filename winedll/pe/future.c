@@ -36,7 +36,7 @@ static ASIOError set_input_monitor(struct asiojack_driver *d, const ASIOInputMon
         return asiojack_fail(d, ASE_InvalidParameter, "kAsioSetInputMonitor: no ASIOInputMonitor given");
     if (asiojack_require_session(d) != ASE_OK)
         return ASE_NotPresent;
-    uint32_t n_in = d->shm->n_inputs, n_out = d->shm->n_outputs;
+    uint32_t n_in = d->layout.n_inputs, n_out = d->layout.n_outputs;
     if (m->input < -1 || (m->input >= 0 && (uint32_t)m->input >= n_in))
         return asiojack_fail(d, ASE_InvalidParameter, "input monitor: no input channel %ld (there are %u)",
                     (long)m->input, (unsigned)n_in);

@@ -79,6 +79,7 @@ void asiojack_close_session(struct asiojack_driver *d)
         asiojack_socket_call(d, ASIOJACK_UNIX_CLOSE, &p);
     d->client = 0;
     d->shm = NULL;
+    memset(&d->layout, 0, sizeof(d->layout));
     d->state = STATE_LOADED;
 }
 
@@ -108,6 +109,7 @@ BOOL asiojack_open_session(struct asiojack_driver *d)
     }
     d->client = p.ctl.client;
     d->shm = (const struct asiojack_shm *)(uintptr_t)p.shm;
+    d->layout = p.layout;
     d->state = STATE_INITIALIZED;
     InterlockedExchange(&d->jack_gone, 0);
     InterlockedExchange(&d->config_changed, 0);

@@ -26,18 +26,14 @@ static int has_display(void)
     return (x11 && *x11) || (wayland && *wayland);
 }
 
-/* The settings window's log sits next to the server's. */
-static void log_path(char *buf, size_t size)
+/* The settings window's log sits next to the server's, opened as safely
+ * (asiojack_open_runtime_log); if the runtime directory is not safe, the
+ * window still opens, logging nowhere. */
+static int open_settings_log(void)
 {
-    char sock[256];
-    char *slash;
-    if (asiojack_socket_path(sock, sizeof(sock)) < 0 || !(slash = strrchr(sock, '/'))) {
-        snprintf(buf, size, "/dev/null");
-        return;
-    }
-    *slash = 0;
-    mkdir(sock, 0700);
-    snprintf(buf, size, "%s/settings.log", sock);
+    char error[ASIOJACK_TEXT_LEN];
+    int fd = asiojack_open_runtime_log("settings.log", error, sizeof(error));
+    return fd >= 0 ? fd : open("/dev/null", O_WRONLY | O_CLOEXEC);
 }
 
 asiojack_ntstatus asiojack_unix_control_panel(void *args)
@@ -48,8 +44,8 @@ asiojack_ntstatus asiojack_unix_control_panel(void *args)
      * process to reap and the window outlives a host that quits. */
     static const char script[] =
         "cmd=\"${ASIOJACK_SERVER:-asiojack}\"; cd / && "
-        "setsid $cmd settings </dev/null >>\"$1\" 2>&1 &";
-    char log[300];
+        "setsid $cmd settings </dev/null >&3 2>&3 3>&- &";
+    posix_spawn_file_actions_t actions;
     pid_t sh_pid;
     int status;
 
@@ -69,12 +65,20 @@ asiojack_ntstatus asiojack_unix_control_panel(void *args)
                      "no display: run `asiojack config` or edit ~/.config/asiojack/config.toml");
         return ASIOJACK_STATUS_SUCCESS;
     }
-    log_path(log, sizeof(log));
-    char *argv[] = {"sh", "-c", (char *)script, "sh", log, NULL};
+    int log_fd = open_settings_log();
+    char *argv[] = {"sh", "-c", (char *)script, NULL};
     /* The settings window is our Python too: no runtime's libraries in it. */
     char *envp[256];
     asiojack_server_environ(envp, sizeof(envp) / sizeof(envp[0]));
-    int r = posix_spawn(&sh_pid, "/bin/sh", NULL, NULL, argv, envp);
+    posix_spawn_file_actions_init(&actions);
+    if (log_fd >= 0)
+        posix_spawn_file_actions_adddup2(&actions, log_fd, 3); /* clears close-on-exec */
+    else
+        posix_spawn_file_actions_addopen(&actions, 3, "/dev/null", O_WRONLY, 0);
+    int r = posix_spawn(&sh_pid, "/bin/sh", &actions, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    if (log_fd >= 0)
+        close(log_fd);
     if (r != 0) {
         p->status = ASIOJACK_PANEL_FAILED;
         snprintf(p->error, sizeof(p->error), "cannot run /bin/sh for `asiojack settings`: %s",

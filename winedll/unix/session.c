@@ -59,6 +59,7 @@ asiojack_ntstatus asiojack_unix_open_session(void *args, int below_4g)
     }
     p->ctl.client = (uint64_t)(uintptr_t)c;
     p->shm = (uint64_t)(uintptr_t)c->shm;
+    p->layout = c->layout;
     return ASIOJACK_STATUS_SUCCESS;
 }
 

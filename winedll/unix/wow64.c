@@ -108,7 +108,9 @@ static asiojack_ntstatus wow64_buffer(void *args)
     asiojack_ntstatus status = asiojack_unix_buffer(&p);
     if (status == ASIOJACK_STATUS_SUCCESS && p.address) {
         struct asiojack_client *c = asiojack_unix_client(p.client);
-        uint64_t bytes = c->shm ? c->shm->channel_stride : 0;
+        /* The geometry copied and checked at open, never the live
+         * segment's word (the server could change it after the check). */
+        uint64_t bytes = c->shm ? c->layout.channel_stride : 0;
         if (!below_4g(p.address, bytes))
             p.address = 0; /* the PE reports "no such channel" */
     }
