@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Segment, start_peer, start_server, wait_for
+from conftest import start_peer, start_server, wait_for
 from pwjack import PW_JACK_LIB, PipeWire, start_pipewire
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +55,7 @@ def test_latencies_on_pipewire_are_its_own_and_propagate(
     source = None
     try:
         peer = start_peer(peer_bin, server, "--seconds", "10", "--exe", "Latent.exe")
-        seg = Segment(peer.shm_name)
+        seg = peer.segment()
         source = subprocess.Popen([sys.executable, str(HERE / "latency_source.py"),
                                    "latent:in_1", "latent:out_1", "500", "700", "8"],
                                   env=pipewire.env(), stdout=subprocess.PIPE, text=True)
