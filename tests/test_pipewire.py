@@ -46,9 +46,13 @@ def server(pipewire: PipeWire, tmp_path: Path) -> Iterator[AsiojackServer]:
 
 
 def host_env(prefix: WinePrefix, server: AsiojackServer) -> dict[str, str]:
-    # The Wine process gets no JACK variables of PipeWire: it holds no libjack.
+    # The Wine process gets none of PipeWire's variables (it holds no
+    # libjack); it names the same JACK server as the asiojack server, as a
+    # user's program and the server it auto-starts would, so the session
+    # opens in this server rather than a sibling for another name.
     return prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
-                           "ASIOJACK_CONFIG": str(server.config)})
+                           "ASIOJACK_CONFIG": str(server.config),
+                           "JACK_DEFAULT_SERVER": server.jackd.name})
 
 
 def start_streaming_host(prefix: WinePrefix, server: AsiojackServer,
