@@ -215,7 +215,8 @@ class Connection:
             # sibling bound to the program's takes the session.
             path = await asyncio.get_running_loop().run_in_executor(
                 None, self.server.sibling_for, jack_server)
-            log.info("pid %d: JACK server '%s': redirected to %s", self.pid, jack_server, path)
+            log.info("pid %d: JACK server '%s': redirected to %s", self.pid,
+                     printable(jack_server), path)
             self.send(pack(lib.ASIOJACK_MSG_REDIRECT,
                            new("struct asiojack_msg_redirect", jack_server=jack_server,
                                socket_path=str(path))))
@@ -243,7 +244,7 @@ class Connection:
         log.info("pid %d: session %d is JACK client '%s' on JACK server '%s' "
                  "(%d in, %d out, JACK RT priority %d)",
                  self.pid, session.session_id, session.client.name if session.client else "?",
-                 session.jack_server,
+                 printable(session.jack_server),
                  n_in, n_out, session.jack_rt_priority)
         size = session.shm_size
         reply = pack(lib.ASIOJACK_MSG_OPENED,

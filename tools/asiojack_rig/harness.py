@@ -296,11 +296,36 @@ def start_peer(peer_bin: Path, server: AsiojackServer, *args: str) -> Peer:
     return Peer(proc, client_name, int(shm_fd))
 
 
+def _children(pid: int) -> list[int]:
+    """The pids of process ``pid``'s children (from each /proc/<n>/stat's ppid)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue   # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def server_segments(server: AsiojackServer) -> set[str]:
-    """Names of the session segments (memfds) the server has mapped now."""
-    maps = Path(f"/proc/{server.proc.pid}/maps").read_text()
-    return {line.split("/memfd:", 1)[1].split()[0] for line in maps.splitlines()
-            if "/memfd:asiojack-session-" in line}
+    """Names of the session segments (memfds) the server has mapped now.
+
+    A session for another JACK server than the asiojack server's own lives
+    in a sibling server the server started (REDIRECT): its child, whose
+    mappings count too.
+    """
+    names: set[str] = set()
+    for pid in [server.proc.pid, *_children(server.proc.pid)]:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue   # a sibling that just exited
+        names |= {line.split("/memfd:", 1)[1].split()[0]
+                  for line in maps.splitlines() if "/memfd:asiojack-session-" in line}
+    return names
 
 
 def server_segment_files(pid: int) -> dict[str, str]:
