@@ -178,6 +178,45 @@ static uint8_t *out_buffer(const struct asiojack_engine *e, uint32_t half, uint3
            ((size_t)2 * e->n_inputs + (size_t)half * e->n_outputs + ch) * e->channel_stride;
 }
 
+/*
+ * Whether to wait for the peer this cycle.  A stalled peer is probed every
+ * cycle at no cost: once it has finished the cycle before this one it has
+ * caught up, and it gets one real wait; a miss then stalls it again at
+ * once, so a peer that is not back costs one deadline per probe, not one
+ * per cycle.
+ */
+static int worth_waiting(struct asiojack_engine *e, uint32_t previous)
+{
+    if (!e->stalled)
+        return 1;
+    if (asiojack_done_seq(e->shm) != previous)
+        return 0;
+    e->stalled = 0;
+    e->miss_run = ASIOJACK_STALL_MISSES - 1;
+    return 1;
+}
+
+/* Count one cycle's outcome; declare the peer stalled after a run of
+ * misses and tell it (it reads the event when it comes back). */
+static void count_outcome(struct asiojack_engine *e, int ok, int waited_for)
+{
+    struct asiojack_shm *s = e->shm;
+    if (ok) {
+        e->miss_run = 0;
+        return;
+    }
+    if (!waited_for) {
+        s->unwaited++;
+        return;
+    }
+    if (++e->miss_run >= ASIOJACK_STALL_MISSES && !e->stalled) {
+        e->stalled = 1;
+        s->stalls++;
+        asiojack_raise_events(s, ASIOJACK_EVENT_STALLED);
+        asiojack_futex_wake(&s->doorbell);
+    }
+}
+
 /* One cycle with the host: returns once the outputs hold the host's audio
  * or silence. */
 static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_t start_ns)
@@ -185,6 +224,7 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
     struct asiojack_shm *s = e->shm;
     uint32_t type = e->sample_type;
 
+    uint32_t previous = e->seq;
     uint32_t seq = e->seq + 1;
     if (seq == 0) /* 0 means "none yet"; 2 keeps the halves alternating
                      after 0xffffffff */
@@ -212,7 +252,9 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
     if (permille > 1000) /* never past the period, whatever the segment says */
         permille = 1000;
     uint64_t deadline_ns = start_ns + period_ns * permille / 1000u;
-    int ok = wait_done(s, seq, deadline_ns);
+    int waited_for = worth_waiting(e, previous);
+    int ok = waited_for ? wait_done(s, seq, deadline_ns) : asiojack_done_seq(s) == seq;
+    count_outcome(e, ok, waited_for);
     uint64_t waited = asiojack_now_ns() - start_ns;
     if (waited > s->max_wait_ns)
         s->max_wait_ns = waited;
@@ -253,6 +295,8 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
     } else {
         if (!e->was_running) {
             e->was_running = 1;
+            e->miss_run = 0;
+            e->stalled = 0;
             s->sample_position = 0;
         }
         run_cycle(e, nframes, start_ns);

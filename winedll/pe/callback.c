@@ -75,6 +75,11 @@ static void deliver_events(struct asiojack_driver *d, uint32_t events)
     }
     if (!message)
         return;
+    /* The engine stopped waiting for this thread after a run of misses (it
+     * resumes by itself once the host keeps up again): an overload, told
+     * to a host that listens; nothing else needs redoing. */
+    if ((events & ASIOJACK_EVENT_STALLED) && d->overload_messages)
+        message(kAsioOverload, 0, NULL, NULL);
     if (reset)
         message(kAsioResetRequest, 0, NULL, NULL);
     else if ((events & ASIOJACK_EVENT_LATENCY) && d->latency_messages)
@@ -89,6 +94,7 @@ static void ask_host(struct asiojack_driver *d)
     d->time_info = FALSE;
     d->latency_messages = FALSE;
     d->size_messages = FALSE;
+    d->overload_messages = FALSE;
     if (message) {
         d->time_info = d->callbacks.bufferSwitchTimeInfo &&
                        message(kAsioSupportsTimeInfo, 0, NULL, NULL) == 1;
@@ -96,6 +102,8 @@ static void ask_host(struct asiojack_driver *d)
             message(kAsioSelectorSupported, kAsioLatenciesChanged, NULL, NULL) == 1;
         d->size_messages =
             message(kAsioSelectorSupported, kAsioBufferSizeChange, NULL, NULL) == 1;
+        d->overload_messages =
+            message(kAsioSelectorSupported, kAsioOverload, NULL, NULL) == 1;
     }
     if (!d->time_info && !d->callbacks.bufferSwitch) {
         /* Only bufferSwitchTimeInfo given, but the host did not say it

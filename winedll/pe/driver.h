@@ -102,6 +102,7 @@ struct asiojack_driver {
     BOOL time_info;                    /* host wants bufferSwitchTimeInfo */
     BOOL latency_messages;             /* host understands kAsioLatenciesChanged */
     BOOL size_messages;                /* host understands kAsioBufferSizeChange */
+    BOOL overload_messages;            /* host understands kAsioOverload */
     BOOL time_code;                    /* future(kAsioEnableTimeCodeRead) */
     volatile LONG jack_gone;           /* JACK went away under this session */
     volatile LONG config_changed;      /* the server asked for a reset: re-open

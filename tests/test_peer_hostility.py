@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""What a peer (a driver, or anything speaking as one) must not be able to do.
+
+Issue 9: a peer writes its segment at will and connects as it likes; the
+server's policy, JACK's period and other programs' audio must not depend on
+what it writes, and a stalled or silent peer must cost nobody else.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from conftest import AsiojackServer, Jackd, Segment, start_jackd, start_peer, start_server, wait_for
+from rawclient import RawClient
+
+from pyjack_side.abi import ffi, lib
+
+
+class WritableSegment:
+    """A session's segment mapped read-write, as the peer it was handed to maps it."""
+
+    def __init__(self, shm_name: str) -> None:
+        fd = os.open(Path("/dev/shm") / shm_name.lstrip("/"), os.O_RDWR)
+        try:
+            self._map = mmap.mmap(fd, 0)
+        finally:
+            os.close(fd)
+        self.shm: Any = ffi.from_buffer("struct asiojack_shm *", self._map)
+
+
+def test_segment_writes_do_not_steer_buffer_policy_or_checks(tmp_path: Path) -> None:
+    jackd = start_jackd(tmp_path, 256)
+    server = start_server(tmp_path, jackd, 'inputs = 2\noutputs = 2\nbuffer_size = "jack"\n')
+    watcher = jackd.client("watch")
+    try:
+        with RawClient(server.socket) as raw:
+            raw.hello(exe="steer.exe")
+            opened = raw.open()
+            seg = WritableSegment(ffi.string(opened.shm_name).decode())
+            # What the issue's probe wrote: host mode, a tiny range, more
+            # channels than the session has.
+            seg.shm.buffer_mode = lib.ASIOJACK_BUFFER_HOST
+            seg.shm.min_host_frames = 8
+            seg.shm.max_host_frames = 16
+            seg.shm.n_inputs = 128
+            seg.shm.n_outputs = 128
+            seg.shm.jack_buffer_frames = 16
+            raw.send(lib.ASIOJACK_MSG_CREATE_BUFFERS,
+                     _create_buffers(16, range(2), range(2)))
+            code, message = raw.error()
+            assert code == lib.ASIOJACK_ERR_INVALID, message
+            assert "JACK's 256" in message, message
+            assert watcher.blocksize == 256  # JACK's period untouched
+            # Channels beyond the session's two are refused in words, not
+            # with a traceback (the segment says 128).
+            raw.send(lib.ASIOJACK_MSG_CREATE_BUFFERS, _create_buffers(256, range(100), range(2)))
+            code, message = raw.error()
+            assert code == lib.ASIOJACK_ERR_INVALID, message
+            raw.send(lib.ASIOJACK_MSG_SET_MONITOR,
+                     _new("struct asiojack_msg_set_monitor", input=100, output=1,
+                          gain=lib.ASIOJACK_MONITOR_UNITY, on=1))
+            code, message = raw.error()
+            assert code == lib.ASIOJACK_ERR_INVALID, message
+            assert "input 100 does not exist (0..1)" in message, message
+            raw.send(lib.ASIOJACK_MSG_SET_MONITOR,
+                     _new("struct asiojack_msg_set_monitor", input=-1, output=1,
+                          gain=lib.ASIOJACK_MONITOR_UNITY, on=1))
+            assert raw.reply()[0] == lib.ASIOJACK_MSG_OK
+            # The right size still works, and JACK is still at its period.
+            raw.create_buffers(256, range(2), range(2))
+        assert watcher.blocksize == 256
+        assert "Traceback" not in server.log_text()
+    finally:
+        watcher.close()
+        server.stop()
+        jackd.stop()
+
+
+def _new(ctype: str, **fields: Any) -> Any:
+    from pyjack_side.protocol import new
+
+    return new(ctype, **fields)
+
+
+def _create_buffers(frames: int, inputs: range, outputs: range) -> Any:
+    msg = _new("struct asiojack_msg_create_buffers", frames=frames)
+    for i in inputs:
+        msg.in_active[i] = 1
+    for i in outputs:
+        msg.out_active[i] = 1
+    return msg
+
+
+def test_stalled_host_is_no_longer_waited_for_and_costs_others_nothing(
+        asiojack: AsiojackServer, jackd256: Jackd, peer_bin: Path) -> None:
+    period_ns = jackd256.frames * 1_000_000_000 // jackd256.rate
+    healthy = start_peer(peer_bin, asiojack, "--seconds", "8", "--exe", "healthy.exe")
+    # Hangs in its 20th bufferSwitch for 3 s, then goes on.
+    stalled = start_peer(peer_bin, asiojack, "--seconds", "8", "--exe", "stalled.exe",
+                         "--stall-at", "20", "--stall-ms", "3000")
+    seg, other = Segment(stalled.shm_name), Segment(healthy.shm_name)
+    wait_for(lambda: seg.stalls >= 1, 2, "the engine to declare the peer stalled")
+    misses_at_detection = other.misses
+    hist_before, unwaited_before, cycles_before = seg.wait_histogram(), seg.unwaited, seg.cycles
+    time.sleep(1.0)
+    hist_after, unwaited_after, cycles_after = seg.wait_histogram(), seg.unwaited, seg.cycles
+    healthy_misses = other.misses - misses_at_detection
+    stalled_misses = seg.misses
+    # Back after the stall: it is waited for again and completes.
+    completed_then = seg.completed
+    wait_for(lambda: seg.completed > completed_then + 100, 6, "the stalled peer to come back")
+    stalls_total = seg.stalls
+    result, other_result = stalled.finish(), healthy.finish()
+
+    new_waits = [a - b for a, b in zip(hist_after, hist_before, strict=True)]
+    short = sum(new_waits[: (period_ns // 10) >> lib.ASIOJACK_WAIT_BUCKET_SHIFT])
+    cycles = cycles_after - cycles_before
+    print(f"while stalled: {cycles} cycles, {unwaited_after - unwaited_before} unwaited, "
+          f"{short} waits under 10 % of the period; healthy peer's new misses "
+          f"{healthy_misses}")
+    assert cycles > 100
+    # The stalled session's JACK thread no longer burns its deadline:
+    # (nearly) every cycle is played as silence at once.
+    assert unwaited_after - unwaited_before >= cycles - 2, (unwaited_before, unwaited_after)
+    assert short >= 0.9 * cycles, new_waits
+    assert stalled_misses >= cycles
+    assert healthy_misses == 0
+    assert stalls_total == 1, stalls_total
+    # The host was told (the event reaches it when it comes back).
+    assert int(result["events"]) & lib.ASIOJACK_EVENT_STALLED, result
+    assert result["returncode"] == 0 and other_result["returncode"] == 0
