@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import struct
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ from pyjack_side.session import (
     alive,
     client_name_for,
     remove_stale_segments,
+    unlink_own_segments,
 )
 
 log = logging.getLogger(__name__)
@@ -255,6 +257,9 @@ class Server:
         self._session_ids = 0
         self._stop = asyncio.Event()
         self._idle_since = time.monotonic()
+        #: set when shutdown found the JACK worker stuck (JACK frozen): the
+        #: process must then leave without joining it (see :func:`serve`)
+        self.jack_stuck = False
 
     def next_session_id(self) -> int:
         """A number no other session of this server has."""
@@ -353,23 +358,49 @@ class Server:
         finally:
             watcher.cancel()
             server.close()
-            closing = [conn.close() for conn in list(self.connections)]
-            if closing:
-                # A wedged JACK must not keep the server from exiting.
-                _, late = await asyncio.wait([asyncio.ensure_future(c) for c in closing],
-                                             timeout=SHUTDOWN_TIMEOUT)
-                if late:
-                    log.warning("%d sessions did not close in %.0f s", len(late),
-                                SHUTDOWN_TIMEOUT)
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-            self.jack_worker.shutdown(wait=False, cancel_futures=True)
+            await self._shut_down()
+
+    async def _shut_down(self) -> None:
+        """Close every session within SHUTDOWN_TIMEOUT, whatever JACK does.
+
+        Names go first (socket, segments): they are what outlives a process
+        that has to give up on JACK.  Then the sessions close on the JACK
+        worker; a last no-op job tells whether that worker came through.
+        """
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        for session in list(self.sessions.values()):
+            session.stop()
+        unlink_own_segments()
+        loop = asyncio.get_running_loop()
+        closing = [asyncio.ensure_future(conn.close()) for conn in list(self.connections)]
+        closing.append(asyncio.ensure_future(
+            loop.run_in_executor(self.jack_worker, lambda: None)))
+        # A wedged JACK must not keep the server from exiting.
+        _, late = await asyncio.wait(closing, timeout=SHUTDOWN_TIMEOUT)
+        for task in late:
+            task.cancel()
+        if late:
+            self.jack_stuck = True
+            log.warning("JACK did not answer: %d sessions not closed in %.0f s; "
+                        "leaving without them", max(len(late) - 1, 0), SHUTDOWN_TIMEOUT)
+        self.jack_worker.shutdown(wait=False, cancel_futures=True)
 
 
 def serve(config: Config, idle_timeout: float = 0.0, config_file: Path | None = None) -> None:
     """Run a server in the foreground."""
-    asyncio.run(Server(config, idle_timeout=idle_timeout, config_file=config_file).run(
+    server = Server(config, idle_timeout=idle_timeout, config_file=config_file)
+    asyncio.run(server.run(
         ready=lambda: print(f"asiojack: serving on {socket_path()}", flush=True)))
+    if server.jack_stuck:
+        # The JACK worker is blocked inside libjack: a normal exit would
+        # join it (concurrent.futures' atexit hook) and close the JACK
+        # clients left over from __del__, each of which blocks the same
+        # way.  Everything that outlives us is already removed.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 __all__ = ["Server", "Connection", "serve"]

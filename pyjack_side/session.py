@@ -68,6 +68,22 @@ def remove_stale_segments() -> list[str]:
     return removed
 
 
+def unlink_own_segments() -> list[str]:
+    """Unlink every segment this server made, open or opening.
+
+    For shutdown: a name is gone at once whatever JACK does, and the
+    mappings (the engine's, the drivers') stay valid until they are undone.
+    """
+    removed = []
+    for path in Path("/dev/shm").glob(f"asiojack-{os.getuid()}-{os.getpid()}-*"):
+        try:
+            _posixshmem.shm_unlink("/" + path.name)
+        except OSError:
+            continue
+        removed.append(path.name)
+    return removed
+
+
 def alive(pid: int) -> bool:
     """Whether process ``pid`` exists."""
     try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import mmap
 import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -133,3 +135,39 @@ def test_stalled_host_is_no_longer_waited_for_and_costs_others_nothing(
     # The host was told (the event reaches it when it comes back).
     assert int(result["events"]) & lib.ASIOJACK_EVENT_STALLED, result
     assert result["returncode"] == 0 and other_result["returncode"] == 0
+
+
+def test_shutdown_with_jack_frozen_exits_and_unlinks_every_segment(
+        tmp_path: Path, peer_bin: Path) -> None:
+    jackd = start_jackd(tmp_path, 256)
+    server = start_server(tmp_path, jackd)
+    raws: list[RawClient] = []
+    try:
+        peers = [start_peer(peer_bin, server, "--seconds", "60", "--exe", f"p{i}.exe")
+                 for i in range(2)]
+        for i in range(3):
+            raw = RawClient(server.socket)
+            raws.append(raw)
+            raw.hello(exe=f"raw{i}.exe")
+            raw.open()
+        segments = list(Path("/dev/shm").glob(f"asiojack-{os.getuid()}-{server.proc.pid}-*"))
+        assert len(segments) == 5, segments
+        assert all(Path("/dev/shm", p.shm_name.lstrip("/")).exists() for p in peers)
+        jackd.proc.send_signal(signal.SIGSTOP)   # JACK frozen: every libjack call blocks
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            # Generous: the server's own bound is 5 s; without one it never exits.
+            code = server.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the server did not exit with JACK frozen:\n"
+                                 + server.log_text()) from None
+        assert code == 0, server.log_text()
+        assert not [p for p in segments if p.exists()], server.log_text()
+        assert not server.socket.exists()
+        assert "leaving without them" in server.log_text()
+    finally:
+        jackd.proc.send_signal(signal.SIGCONT)
+        for raw in raws:
+            raw.close()
+        server.stop()
+        jackd.stop()
