@@ -46,6 +46,17 @@ log = logging.getLogger(__name__)
 PEER_POLL_SECONDS = 0.2
 #: how long stopping may wait for sessions to close
 SHUTDOWN_TIMEOUT = 5.0
+#: a driver says HELLO this soon after connecting, or is let go
+HELLO_TIMEOUT = 5.0
+#: once a message has begun, all of it arrives this soon
+MESSAGE_TIMEOUT = 5.0
+#: connections served at once (each is a program); more are refused in words
+MAX_CONNECTIONS = 256
+#: asyncio conditions that repeat for as long as they last (accept() at the
+#: fd limit retries every second): logged once, not once per retry
+REPEATING_CONDITIONS = ("socket.accept() out of system resource",)
+#: a logged condition counts as over once it has not recurred for this long
+CONDITION_QUIET_SECONDS = 30.0
 
 
 def _peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
@@ -80,7 +91,10 @@ class Connection:
         try:
             while True:
                 try:
-                    msg_type, payload = await read_message(self.reader)
+                    # Idle between requests as long as it likes once
+                    # greeted; never idle before, never stuck mid-message.
+                    msg_type, payload = await read_message(
+                        self.reader, None if self.greeted else HELLO_TIMEOUT, MESSAGE_TIMEOUT)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 try:
@@ -260,6 +274,8 @@ class Server:
         #: set when shutdown found the JACK worker stuck (JACK frozen): the
         #: process must then leave without joining it (see :func:`serve`)
         self.jack_stuck = False
+        # conditions logged and not yet over: text -> [times seen, last seen]
+        self._conditions: dict[str, list[float]] = {}
 
     def next_session_id(self) -> int:
         """A number no other session of this server has."""
@@ -273,9 +289,53 @@ class Server:
             log.warning("refused pid %d of uid %d", pid, uid)
             writer.close()
             return
+        self.condition_over("socket.accept() out of system resource")
+        if len(self.connections) >= MAX_CONNECTIONS:
+            self.condition(f"{MAX_CONNECTIONS} connections: refusing more",
+                           logging.WARNING)
+            writer.write(error(lib.ASIOJACK_ERR_STATE,
+                               f"asiojack server: already serving {MAX_CONNECTIONS} "
+                               "connections, the most it takes"))
+            with contextlib.suppress(Exception):
+                await writer.drain()
+            writer.close()
+            return
+        self.condition_over(f"{MAX_CONNECTIONS} connections: refusing more")
         conn = Connection(self, reader, writer, pid)
         self.connections.add(conn)
         await conn.serve()
+
+    def condition(self, text: str, level: int = logging.ERROR, detail: str = "") -> None:
+        """Log a condition that may repeat many times a second: once, until it is over."""
+        seen = self._conditions.get(text)
+        if seen is not None:
+            seen[0] += 1
+            seen[1] = time.monotonic()
+            return
+        self._conditions[text] = [1, time.monotonic()]
+        log.log(level, "%s%s (logged once until it clears)", text,
+                f": {detail}" if detail else "")
+
+    def condition_over(self, text: str) -> None:
+        """Things went well where :meth:`condition` was logged: over, if it stayed away.
+
+        A condition that flaps (at the fd limit every freed descriptor lets
+        one accept through) is over only after CONDITION_QUIET_SECONDS
+        without it.
+        """
+        seen = self._conditions.get(text)
+        if seen is not None and time.monotonic() - seen[1] >= CONDITION_QUIET_SECONDS:
+            del self._conditions[text]
+            log.info("over: %s (%d times)", text, seen[0])
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop,
+                        context: dict[str, Any]) -> None:
+        message = str(context.get("message", ""))
+        if message in REPEATING_CONDITIONS:
+            exc = context.get("exception")
+            self.condition(message, detail=str(exc) if exc else "")
+            return
+        loop.default_exception_handler(context)
 
     def _stamp(self) -> tuple[int, int] | None:
         if self.config_file is None:
@@ -315,7 +375,9 @@ class Server:
                 if not alive(conn.pid):
                     log.info("pid %d is gone: closing its session", conn.pid)
                     await conn.close()
-            if self.connections:
+            # Only a driver that said HELLO is a user: a connection that
+            # says nothing (or is still being let go) keeps no server alive.
+            if any(conn.greeted for conn in self.connections):
                 self._idle_since = time.monotonic()
             elif self.idle_timeout and time.monotonic() - self._idle_since > self.idle_timeout:
                 log.info("idle for %.0f s: exiting", self.idle_timeout)
@@ -345,6 +407,7 @@ class Server:
             os.umask(old_umask)
         os.chmod(self.path, 0o600)
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._loop_exception)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
         log.info("asiojack %s serving on %s", __version__, self.path)

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import mmap
 import os
+import resource
 import signal
+import socket
+import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from conftest import AsiojackServer, Jackd, Segment, start_jackd, start_peer, start_server, wait_for
+from harness import server_env
 from rawclient import RawClient
 
 from pyjack_side.abi import ffi, lib
@@ -171,3 +176,133 @@ def test_shutdown_with_jack_frozen_exits_and_unlinks_every_segment(
             raw.close()
         server.stop()
         jackd.stop()
+
+
+def spawn_server(tmp: Path, jackd: Jackd, *args: str, nofile: int = 0) -> AsiojackServer:
+    """``asiojack serve ARGS`` like harness.start_server, optionally with a low fd limit."""
+    base = tmp / f"asiojack-{len(list(tmp.iterdir()))}"
+    base.mkdir()
+    runtime, config = base / "run", base / "config.toml"
+    config.write_text("inputs = 2\noutputs = 2\n")
+    runtime.mkdir(mode=0o700)
+    log = runtime / "server.log"
+
+    def limit() -> None:
+        if nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    env = server_env(jackd, runtime, config)
+    proc = subprocess.Popen([sys.executable, "-m", "pyjack_side", "-v", "serve", *args],
+                            cwd=base, env=env, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, preexec_fn=limit)
+    server = AsiojackServer(jackd, runtime, env, proc, log, config)
+    wait_for(lambda: server.socket.exists() or proc.poll() is not None, 15, "the socket")
+    assert proc.poll() is None, server.log_text()
+    return server
+
+
+def _until_eof(sock: socket.socket, timeout: float) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    sock.settimeout(timeout)
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
+
+
+def test_silent_and_half_sent_connections_are_let_go(asiojack: AsiojackServer) -> None:
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.connect(str(asiojack.socket))
+    with RawClient(asiojack.socket) as half, RawClient(asiojack.socket) as idle:
+        idle.hello(exe="idle.exe")
+        half.hello(exe="half.exe")
+        half.sock.sendall(struct.pack("<2I", lib.ASIOJACK_MSG_MAGIC, lib.ASIOJACK_MSG_OPEN))
+        # Generous bounds: the server's are 5 s; without them these never end.
+        _until_eof(silent, 60)
+        said = _until_eof(half.sock, 60)
+        assert b"not completed" in said, said
+        # A greeted driver may sit idle between requests for as long as it likes.
+        idle.open()
+    silent.close()
+    assert asiojack.proc.poll() is None
+
+
+def test_a_silent_connection_keeps_no_auto_started_server_alive(
+        jackd256: Jackd, tmp_path: Path) -> None:
+    server = spawn_server(tmp_path, jackd256, "--idle-timeout", "1")
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        silent.connect(str(server.socket))
+        try:
+            code = server.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("a silent connection kept the server alive") from None
+        assert code == 0, server.log_text()
+        assert "idle for" in server.log_text()
+    finally:
+        silent.close()
+        server.stop()
+
+
+def test_connections_are_capped_and_the_cap_is_logged_once(asiojack: AsiojackServer) -> None:
+    from pyjack_side.server import MAX_CONNECTIONS
+
+    clients: list[RawClient] = []
+    try:
+        for i in range(MAX_CONNECTIONS):
+            client = RawClient(asiojack.socket)
+            clients.append(client)
+            client.hello(exe=f"c{i}.exe")
+        refused = []
+        for _ in range(3):
+            extra = RawClient(asiojack.socket)
+            clients.append(extra)
+            refused.append(_until_eof(extra.sock, 30))
+        assert all(b"connections, the most it takes" in r for r in refused), refused
+        clients.pop(0).close()      # room for one again
+
+        def served() -> bool:
+            late = RawClient(asiojack.socket)
+            clients.append(late)
+            try:
+                late.hello(exe="late.exe")
+            except (OSError, EOFError, AssertionError):
+                return False
+            return True
+        wait_for(served, 30, "a connection to be taken again", interval=0.2)
+    finally:
+        for client in clients:
+            client.close()
+    assert asiojack.log_text().count(f"{MAX_CONNECTIONS} connections: refusing more") == 1
+
+
+def test_fd_limit_is_logged_once_and_survived(jackd256: Jackd, tmp_path: Path) -> None:
+    server = spawn_server(tmp_path, jackd256, nofile=64)
+    socks = []
+    try:
+        for _ in range(90):     # more than the server has descriptors for
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(str(server.socket))
+            socks.append(sock)
+        wait_for(lambda: "out of system resource" in server.log_text(), 10, "the fd limit")
+        time.sleep(3)           # accept() is retried every second meanwhile
+        text = server.log_text()
+        for sock in socks:
+            sock.close()
+        socks.clear()
+        # Back to normal once descriptors are free: a driver is served.
+        def served() -> bool:
+            try:
+                with RawClient(server.socket) as client:
+                    client.hello()
+                    return True
+            except (OSError, EOFError, AssertionError):
+                return False
+        wait_for(served, 30, "the server to serve again", interval=0.5)
+        assert server.proc.poll() is None
+    finally:
+        for sock in socks:
+            sock.close()
+        server.stop()
+    assert text.count("out of system resource") == 1, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
