@@ -11,14 +11,16 @@
  *   - on kAsioResetRequest it goes back to its main thread and there stops,
  *     disposes the buffers, re-opens the driver (Release, CoCreateInstance,
  *     init, retried until it works) when the driver says JACK is gone,
- *     asks the buffer size again, re-creates the buffers and starts;
+ *     asks the buffer size again, re-creates the buffers and starts
+ *     (with --keep-driver it never re-opens: it re-creates its buffers on
+ *     the same driver object, retried until that works);
  *   - kAsioBufferSizeChange is refused (0, so a reset request follows),
  *     or with --accept-size-change taken: the host re-creates its buffers
  *     at the new size itself and expects no reset request.
  *
  *   resethost.exe [--seconds S] [--channels C] [--frames N] [--time-code]
  *                 [--no-copy] [--accept-size-change] [--commands]
- *                 [--reopen-seconds R]
+ *                 [--reopen-seconds R] [--keep-driver]
  *
  * With --commands it reads lines from stdin and carries them out on its
  * main thread: "monitor IN OUT GAIN ON", "monitor-null", "can",
@@ -50,7 +52,8 @@ static struct {
     int accept_size_change;
     int commands;
     double reopen_seconds;
-} opt = {3.0, 2, 0, 0, 0, 0, 0, 20.0};
+    int keep_driver;
+} opt = {3.0, 2, 0, 0, 0, 0, 0, 20.0, 0};
 
 static iasio *drv;
 static DWORD main_thread;
@@ -377,7 +380,7 @@ static int handle_reset(LONG new_size)
     error_text(text);
     /* A DAW shows the driver's message and re-opens the device when the
      * driver says its backend went away. */
-    int reopen = strstr(text, "gone") != NULL;
+    int reopen = !opt.keep_driver && strstr(text, "gone") != NULL;
     emit("\"event\": \"reset\", \"error\": %S, \"reopen\": %s, \"new_size\": %ld", text,
          reopen ? "true" : "false", (long)new_size);
     if (reopen) {
@@ -398,7 +401,20 @@ static int handle_reset(LONG new_size)
              (unsigned long)(GetTickCount() - t0));
     }
     describe();
-    return prepare_and_start(new_size);
+    if (!opt.keep_driver)
+        return prepare_and_start(new_size);
+    /* The same driver object: createBuffers must come back once JACK (or
+     * a server) is there again. */
+    DWORD t0 = GetTickCount();
+    while (!prepare_and_start(new_size)) {
+        if (GetTickCount() - t0 > (DWORD)(opt.reopen_seconds * 1000)) {
+            failures++;
+            finish("createBuffers never worked again on the same driver");
+        }
+        Sleep(250);
+        describe();
+    }
+    return 1;
 }
 
 /* --- commands from stdin ------------------------------------------------ */
@@ -508,6 +524,8 @@ static int parse(int argc, char **argv)
             opt.accept_size_change = 1;
         else if (!strcmp(a, "--commands"))
             opt.commands = 1;
+        else if (!strcmp(a, "--keep-driver"))
+            opt.keep_driver = 1;
         else if (v && !strcmp(a, "--seconds"))
             opt.seconds = atof(v), i++;
         else if (v && !strcmp(a, "--channels"))
@@ -528,7 +546,8 @@ int main(int argc, char **argv)
     if (parse(argc, argv) < 0) {
         failures++;
         finish("usage: resethost.exe [--seconds S] [--channels C] [--frames N] [--time-code] "
-               "[--no-copy] [--accept-size-change] [--commands] [--reopen-seconds R]");
+               "[--no-copy] [--accept-size-change] [--commands] [--reopen-seconds R] "
+               "[--keep-driver]");
     }
     CoInitialize(NULL);
     if (!open_driver()) {
