@@ -161,3 +161,12 @@ def test_jack_gone_and_back_recovers_by_recreating_buffers_on_the_same_driver(
     creates = host.of("create")
     assert creates[-1]["code"] == 0
     assert not host.of("released"), "the host never released the driver"
+
+
+def test_a_stalled_host_is_told_overload_and_streams_on(
+        prefix: WinePrefix, hosts: dict[str, Path], server: AsiojackServer) -> None:
+    run_hostile(prefix, hosts, server, "stall")
+    wait_for(lambda: "closing session" in server.log_text(), 10, "the session to close")
+    closing = [line for line in server.log_text().splitlines() if "closing session" in line]
+    counters = json.loads(closing[-1].split("closing session", 1)[1].split(" ", 2)[2])
+    assert counters["stalls"] == 1 and counters["unwaited"] > 50, counters

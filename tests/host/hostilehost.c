@@ -14,6 +14,9 @@
  *   release-in-callback  the host drops its last reference inside
  *                    bufferSwitch, stays in there a while, and meanwhile
  *                    its main thread asks COM to unload unused DLLs
+ *   stall            one bufferSwitch hangs for a second (issue 9, item
+ *                    6): the host must be told kAsioOverload, and the
+ *                    stream must come back after it
  *
  *   hostilehost.exe MODE
  *
@@ -74,13 +77,20 @@ static volatile LONG switches;
 static HANDLE in_callback, callback_done;
 static volatile LONG callback_stop = 1, callback_dispose = 1;
 static volatile LONG released_refs = -1;
+static volatile LONG overloads, switches_at_overload = -1;
 static const char *mode;
 
 static void buffer_switch(int32_t index, ASIOBool direct)
 {
     (void)direct;
     memcpy(infos[1].buffers[index], infos[0].buffers[index], (size_t)frames * 4);
-    if (InterlockedIncrement(&switches) != 5)
+    LONG n = InterlockedIncrement(&switches);
+    if (!strcmp(mode, "stall")) {
+        if (n == 20)
+            Sleep(1000);
+        return;
+    }
+    if (n != 5)
         return;
     if (!strcmp(mode, "stop-in-callback")) {
         SetEvent(in_callback);
@@ -101,7 +111,9 @@ static int32_t asio_message(int32_t selector, int32_t value, void *message, doub
 {
     (void)message, (void)opt;
     if (selector == kAsioSelectorSupported)
-        return value == kAsioResetRequest;
+        return value == kAsioResetRequest || value == kAsioOverload;
+    if (selector == kAsioOverload && InterlockedIncrement(&overloads) == 1)
+        switches_at_overload = switches;
     return 0;
 }
 
@@ -158,6 +170,22 @@ static void release_in_callback(void)
     Sleep(500); /* the driver's thread returns into the driver and ends */
     CoFreeUnusedLibrariesEx(0, 0);
     check("survived", 1, 0);
+}
+
+static void stall(void)
+{
+    if (!open_driver() || !stream())
+        return;
+    DWORD t0 = GetTickCount();
+    while (switches < 300 && GetTickCount() - t0 < 15000)
+        Sleep(50);
+    /* Told once, when the host came back from its stall, and streaming on. */
+    check("overload-told", overloads == 1, overloads);
+    check("told-after-the-stall", switches_at_overload >= 20, switches_at_overload);
+    check("streams-after-the-stall", switches >= 300, switches);
+    drv->m->stop(drv);
+    drv->m->disposeBuffers(drv);
+    check("release", drv->m->Release(drv) == 0, 0);
 }
 
 /* --- the class factory ---------------------------------------------------- */
@@ -233,6 +261,8 @@ int main(int argc, char **argv)
         stop_in_callback();
     else if (!strcmp(mode, "release-in-callback"))
         release_in_callback();
+    else if (!strcmp(mode, "stall"))
+        stall();
     else {
         emit("\"error\": \"unknown mode\"");
         failures++;
