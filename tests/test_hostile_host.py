@@ -170,3 +170,23 @@ def test_a_stalled_host_is_told_overload_and_streams_on(
     closing = [line for line in server.log_text().splitlines() if "closing session" in line]
     counters = json.loads(closing[-1].split("closing session", 1)[1].split(" ", 2)[2])
     assert counters["stalls"] == 1 and counters["unwaited"] > 50, counters
+
+
+def test_queries_from_another_thread_survive_resets_that_reopen_the_session(
+        prefix: WinePrefix, hosts: dict[str, Path], server: AsiojackServer) -> None:
+    host = HostProcess(hosts["hostilehost"], ["query-race"], host_env(prefix, server))
+    try:
+        host.wait(lambda e: e.get("event") == "racing", 30, "the race to begin")
+        # Each edit changes the channel count: the server asks the host to
+        # reset, and its disposeBuffers re-opens the session on a new segment.
+        for i in range(40):
+            if host.proc.poll() is not None:
+                break
+            server.config.write_text(f"inputs = {2 + i % 2}\noutputs = 2\n")
+            time.sleep(0.6)
+        host.proc.wait(60)
+    finally:
+        host.kill()
+    results = [e for e in host.snapshot() if "result" in e]
+    assert results and results[-1]["result"] == "ok", host.tail()
+    assert [e for e in host.of("queries") if e["count"] > 0], host.tail()

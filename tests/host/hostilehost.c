@@ -14,6 +14,10 @@
  *   release-in-callback  the host drops its last reference inside
  *                    bufferSwitch, stays in there a while, and meanwhile
  *                    its main thread asks COM to unload unused DLLs
+ *   query-race       a second thread asks queries without pause while the
+ *                    main thread answers reset requests (the test edits
+ *                    the configuration) with stop, disposeBuffers (which
+ *                    re-opens the session: a new segment) and createBuffers
  *   stall            one bufferSwitch hangs for a second (issue 9, item
  *                    6): the host must be told kAsioOverload, and the
  *                    stream must come back after it
@@ -78,6 +82,7 @@ static HANDLE in_callback, callback_done;
 static volatile LONG callback_stop = 1, callback_dispose = 1;
 static volatile LONG released_refs = -1;
 static volatile LONG overloads, switches_at_overload = -1;
+static volatile LONG resets_asked, querying = 1, queries;
 static const char *mode;
 
 static void buffer_switch(int32_t index, ASIOBool direct)
@@ -97,7 +102,7 @@ static void buffer_switch(int32_t index, ASIOBool direct)
         Sleep(500); /* the main thread is inside stop() by now, joining us */
         callback_stop = drv->m->stop(drv);
         callback_dispose = drv->m->disposeBuffers(drv);
-    } else {
+    } else if (!strcmp(mode, "release-in-callback")) {
         released_refs = (LONG)drv->m->Release(drv);
         SetEvent(in_callback);
         Sleep(500); /* COM may unload unused DLLs meanwhile */
@@ -112,6 +117,10 @@ static int32_t asio_message(int32_t selector, int32_t value, void *message, doub
     (void)message, (void)opt;
     if (selector == kAsioSelectorSupported)
         return value == kAsioResetRequest || value == kAsioOverload;
+    if (selector == kAsioResetRequest) {
+        InterlockedIncrement(&resets_asked);
+        return 1;
+    }
     if (selector == kAsioOverload && InterlockedIncrement(&overloads) == 1)
         switches_at_overload = switches;
     return 0;
@@ -170,6 +179,51 @@ static void release_in_callback(void)
     Sleep(500); /* the driver's thread returns into the driver and ends */
     CoFreeUnusedLibrariesEx(0, 0);
     check("survived", 1, 0);
+}
+
+static DWORD WINAPI query_loop(void *arg)
+{
+    (void)arg;
+    while (InterlockedCompareExchange(&querying, 0, 0)) {
+        LONG a, b, c, g;
+        ASIOChannelInfo ci = {.channel = 0, .isInput = ASIOTrue};
+        double rate;
+        drv->m->getChannels(drv, &a, &b);
+        drv->m->getChannelInfo(drv, &ci);
+        drv->m->getLatencies(drv, &a, &b);
+        drv->m->getBufferSize(drv, &a, &b, &c, &g);
+        drv->m->getSampleRate(drv, &rate);
+        InterlockedIncrement(&queries);
+    }
+    return 0;
+}
+
+static void query_race(void)
+{
+    if (!open_driver() || !stream())
+        return;
+    HANDLE gui = CreateThread(NULL, 0, query_loop, NULL, 0, NULL);
+    LONG handled = 0;
+    DWORD t0 = GetTickCount();
+    emit("\"event\": \"racing\"");
+    while (handled < 12 && GetTickCount() - t0 < 25000) {
+        if (InterlockedCompareExchange(&resets_asked, 0, 0) == handled) {
+            Sleep(5);
+            continue;
+        }
+        handled++;
+        drv->m->stop(drv);
+        ASIOError r = drv->m->disposeBuffers(drv);
+        check("dispose", r == ASE_OK, r);
+        check("restream", stream(), handled);
+    }
+    InterlockedExchange(&querying, 0);
+    WaitForSingleObject(gui, INFINITE);
+    check("resets-handled", handled == 12, handled);
+    emit("\"event\": \"queries\", \"count\": %ld", (long)queries);
+    drv->m->stop(drv);
+    drv->m->disposeBuffers(drv);
+    drv->m->Release(drv);
 }
 
 static void stall(void)
@@ -263,6 +317,8 @@ int main(int argc, char **argv)
         release_in_callback();
     else if (!strcmp(mode, "stall"))
         stall();
+    else if (!strcmp(mode, "query-race"))
+        query_race();
     else {
         emit("\"error\": \"unknown mode\"");
         failures++;
