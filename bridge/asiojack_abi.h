@@ -71,6 +71,10 @@ enum asiojack_event {
      * Raised from the process thread without a wake of its own: the next
      * cycle's doorbell carries it. */
     ASIOJACK_EVENT_OVERLOAD = 1u << 5,
+    /* The engine stopped waiting for the peer after a run of misses (it
+     * is probed every cycle and waited for again once it keeps up).  Always
+     * raised together with OVERLOAD: a host hears one kAsioOverload. */
+    ASIOJACK_EVENT_STALLED = 1u << 6,
 };
 
 /* asiojack_time.flags */
@@ -170,7 +174,10 @@ struct asiojack_shm {
     uint64_t skipped;          /* cycles not published: buffer size mismatch */
     uint64_t max_wait_ns;      /* longest wait for the peer */
     uint64_t sample_position;  /* frames since start() */
-    uint64_t counters_reserved[2];
+    uint64_t stalls;           /* times the peer was declared stalled: the
+                                  engine then stops waiting for it */
+    uint64_t unwaited;         /* cycles played as silence without waiting,
+                                  the peer being stalled (also in misses) */
 
     /* per-half time info: 2 x 64 bytes */
     struct asiojack_time time[2];
@@ -505,6 +512,7 @@ ASIOJACK_ASSERT_OFFSET(asiojack_shm, done_seq, 128);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, late, 136);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, running, 192);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, cycles, 256);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, stalls, 304);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, time, 320);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, in_active, 448);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, in_names, 704);

@@ -61,9 +61,26 @@ def text(field: Any) -> str:
     return ffi.string(field).decode("utf-8", "replace")  # type: ignore[no-any-return]
 
 
-async def read_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """Read one framed message; raise ProtocolError on bad framing."""
-    raw = await reader.readexactly(HEADER_SIZE)
+async def read_message(reader: asyncio.StreamReader, first_wait: float | None = None,
+                       rest_wait: float | None = None) -> tuple[int, bytes]:
+    """Read one framed message; raise ProtocolError on bad framing.
+
+    ``first_wait`` bounds the wait for the message to begin (None: no
+    bound), ``rest_wait`` the time from its first byte to its last: a peer
+    that sends half a message must not hold its connection forever.
+    """
+    try:
+        first = await asyncio.wait_for(reader.readexactly(1), first_wait)
+    except TimeoutError:
+        raise ProtocolError(f"no message within {first_wait:.0f} s") from None
+    try:
+        return await asyncio.wait_for(_read_rest(reader, first), rest_wait)
+    except TimeoutError:
+        raise ProtocolError(f"message not completed within {rest_wait:.0f} s") from None
+
+
+async def _read_rest(reader: asyncio.StreamReader, first: bytes) -> tuple[int, bytes]:
+    raw = first + await reader.readexactly(HEADER_SIZE - 1)
     header = ffi.from_buffer("struct asiojack_msg_header *", raw)
     if header.magic != lib.ASIOJACK_MSG_MAGIC:
         raise ProtocolError(f"bad message magic 0x{header.magic:08x}: not an asiojack driver")

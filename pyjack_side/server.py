@@ -53,6 +53,17 @@ SHUTDOWN_TIMEOUT = 5.0
 SIBLING_START_TIMEOUT = 10.0
 #: tries (50 ms apart) to take the socket's lock before another server is assumed
 LOCK_ATTEMPTS = 10
+#: a driver says HELLO this soon after connecting, or is let go
+HELLO_TIMEOUT = 5.0
+#: once a message has begun, all of it arrives this soon
+MESSAGE_TIMEOUT = 5.0
+#: connections served at once (each is a program); more are refused in words
+MAX_CONNECTIONS = 256
+#: asyncio conditions that repeat for as long as they last (accept() at the
+#: fd limit retries every second): logged once, not once per retry
+REPEATING_CONDITIONS = ("socket.accept() out of system resource",)
+#: a logged condition counts as over once it has not recurred for this long
+CONDITION_QUIET_SECONDS = 30.0
 
 
 def _peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
@@ -108,7 +119,10 @@ class Connection:
         try:
             while True:
                 try:
-                    msg_type, payload = await read_message(self.reader)
+                    # Idle between requests as long as it likes once
+                    # greeted; never idle before, never stuck mid-message.
+                    msg_type, payload = await read_message(
+                        self.reader, None if self.greeted else HELLO_TIMEOUT, MESSAGE_TIMEOUT)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 try:
@@ -313,6 +327,11 @@ class Server:
         self._stop = asyncio.Event()
         self._lock_fd = -1
         self._idle_since = time.monotonic()
+        #: set when shutdown found the JACK worker stuck (JACK frozen): the
+        #: process must then leave without joining it (see :func:`serve`)
+        self.jack_stuck = False
+        # conditions logged and not yet over: text -> [times seen, last seen]
+        self._conditions: dict[str, list[float]] = {}
 
     def sibling_for(self, jack_server: str) -> Path:
         """The socket of a server bound to ``jack_server``, started if none answers.
@@ -370,9 +389,53 @@ class Server:
             log.warning("refused pid %d of uid %d", pid, uid)
             writer.close()
             return
+        self.condition_over("socket.accept() out of system resource")
+        if len(self.connections) >= MAX_CONNECTIONS:
+            self.condition(f"{MAX_CONNECTIONS} connections: refusing more",
+                           logging.WARNING)
+            writer.write(error(lib.ASIOJACK_ERR_STATE,
+                               f"asiojack server: already serving {MAX_CONNECTIONS} "
+                               "connections, the most it takes"))
+            with contextlib.suppress(Exception):
+                await writer.drain()
+            writer.close()
+            return
+        self.condition_over(f"{MAX_CONNECTIONS} connections: refusing more")
         conn = Connection(self, reader, writer, pid)
         self.connections.add(conn)
         await conn.serve()
+
+    def condition(self, text: str, level: int = logging.ERROR, detail: str = "") -> None:
+        """Log a condition that may repeat many times a second: once, until it is over."""
+        seen = self._conditions.get(text)
+        if seen is not None:
+            seen[0] += 1
+            seen[1] = time.monotonic()
+            return
+        self._conditions[text] = [1, time.monotonic()]
+        log.log(level, "%s%s (logged once until it clears)", text,
+                f": {detail}" if detail else "")
+
+    def condition_over(self, text: str) -> None:
+        """Things went well where :meth:`condition` was logged: over, if it stayed away.
+
+        A condition that flaps (at the fd limit every freed descriptor lets
+        one accept through) is over only after CONDITION_QUIET_SECONDS
+        without it.
+        """
+        seen = self._conditions.get(text)
+        if seen is not None and time.monotonic() - seen[1] >= CONDITION_QUIET_SECONDS:
+            del self._conditions[text]
+            log.info("over: %s (%d times)", text, seen[0])
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop,
+                        context: dict[str, Any]) -> None:
+        message = str(context.get("message", ""))
+        if message in REPEATING_CONDITIONS:
+            exc = context.get("exception")
+            self.condition(message, detail=str(exc) if exc else "")
+            return
+        loop.default_exception_handler(context)
 
     def _stamp(self) -> tuple[int, int] | None:
         if self.config_file is None:
@@ -414,7 +477,9 @@ class Server:
                     await conn.close()
             for sibling in self.siblings.values():
                 sibling.poll()  # reap one that exited idle
-            if self.connections:
+            # Only a driver that said HELLO is a user: a connection that
+            # says nothing (or is still being let go) keeps no server alive.
+            if any(conn.greeted for conn in self.connections):
                 self._idle_since = time.monotonic()
             elif self.idle_timeout and time.monotonic() - self._idle_since > self.idle_timeout:
                 log.info("idle for %.0f s: exiting", self.idle_timeout)
@@ -485,6 +550,7 @@ class Server:
                 os.umask(old_umask)
             os.chmod(self.path, 0o600)
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._loop_exception)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
         log.info("asiojack %s serving on %s", __version__, self.path)
@@ -496,24 +562,43 @@ class Server:
         finally:
             watcher.cancel()
             server.close()
-            closing = [conn.close() for conn in list(self.connections)]
-            if closing:
-                # A wedged JACK must not keep the server from exiting.
-                _, late = await asyncio.wait([asyncio.ensure_future(c) for c in closing],
-                                             timeout=SHUTDOWN_TIMEOUT)
-                if late:
-                    log.warning("%d sessions did not close in %.0f s", len(late),
-                                SHUTDOWN_TIMEOUT)
-            if activated is None:
-                with contextlib.suppress(FileNotFoundError):
-                    self.path.unlink()  # ours: we hold the lock
-            for sibling in self.siblings.values():
-                if sibling.poll() is None:
-                    sibling.terminate()
-            self.jack_worker.shutdown(wait=False, cancel_futures=True)
+            await self._shut_down(unlink_socket=activated is None)
             if self._lock_fd >= 0:  # none when systemd owns the socket
                 os.close(self._lock_fd)
                 self._lock_fd = -1
+
+    async def _shut_down(self, unlink_socket: bool = True) -> None:
+        """Close every session within SHUTDOWN_TIMEOUT, whatever JACK does.
+
+        The socket's name goes first: it is what outlives a process that has
+        to give up on JACK (segments are memfds, gone with the process).
+        Then the sessions close on the JACK worker; a last no-op job tells
+        whether that worker came through.
+        A socket systemd handed over is systemd's: it stays.
+        """
+        if unlink_socket:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()  # ours: we hold the lock
+        # Segments are memfds: they have no name to outlive this process.
+        for session in list(self.sessions.values()):
+            session.stop()
+        # Siblings shut down the same way, each within its own bound.
+        for sibling in self.siblings.values():
+            if sibling.poll() is None:
+                sibling.terminate()
+        loop = asyncio.get_running_loop()
+        closing = [asyncio.ensure_future(conn.close()) for conn in list(self.connections)]
+        closing.append(asyncio.ensure_future(
+            loop.run_in_executor(self.jack_worker, lambda: None)))
+        # A wedged JACK must not keep the server from exiting.
+        _, late = await asyncio.wait(closing, timeout=SHUTDOWN_TIMEOUT)
+        for task in late:
+            task.cancel()
+        if late:
+            self.jack_stuck = True
+            log.warning("JACK did not answer: %d sessions not closed in %.0f s; "
+                        "leaving without them", max(len(late) - 1, 0), SHUTDOWN_TIMEOUT)
+        self.jack_worker.shutdown(wait=False, cancel_futures=True)
 
 
 #: the first file descriptor systemd passes (SD_LISTEN_FDS_START)
@@ -576,6 +661,15 @@ def serve(config: Config, idle_timeout: float = 0.0, config_file: Path | None = 
                     jack_server=jack_server)
     asyncio.run(server.run(
         ready=lambda: print(f"asiojack: serving on {server.path}", flush=True)))
+    if server.jack_stuck:
+        # The JACK worker is blocked inside libjack: a normal exit would
+        # join it (concurrent.futures' atexit hook) and close the JACK
+        # clients left over from __del__, each of which blocks the same
+        # way.  Everything that outlives us is already removed.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 __all__ = ["Server", "Connection", "serve"]

@@ -161,6 +161,17 @@ class Session:
         # news to its host.  Set and read under _blocksize_lock.
         self._asked_frames = 0
         self._blocksize_lock = threading.Condition()
+        # The session's own record of what it set up.  The peer can write
+        # anything into its segment, so every check and every policy reads
+        # these, never the segment's copies (which are only for the driver).
+        self.n_inputs = 0
+        self.n_outputs = 0
+        self.buffer_mode = lib.ASIOJACK_BUFFER_JACK
+        self.min_host_frames = 0
+        self.max_host_frames = 0
+        self.jack_frames = 0       # JACK's period, kept current (under _blocksize_lock)
+        self.sample_rate = 0
+        self._jack_rt_priority = -1
 
     # ------------------------------------------------------------------ open
     def open(self, wanted_name: str, n_inputs: int, n_outputs: int,
@@ -241,18 +252,29 @@ class Session:
                               self.config.sample_type_code, self.session_id)
         self.shm = ffi.cast("struct asiojack_shm *", self._view)
         assert self.client is not None
-        self.shm.sample_rate = self.client.samplerate
-        self.shm.jack_buffer_frames = self.client.blocksize
-        self.shm.jack_rt_priority = jack_client_rt_priority(self.client)
+        self.n_inputs, self.n_outputs = n_inputs, n_outputs
+        self.sample_rate = self.client.samplerate
+        self.jack_frames = self.client.blocksize
+        self.shm.sample_rate = self.sample_rate
+        self.shm.jack_buffer_frames = self.jack_frames
+        self._jack_rt_priority = jack_client_rt_priority(self.client)
+        self.shm.jack_rt_priority = self._jack_rt_priority
         self.apply_config(self.config)
         if self.config.buffer_size == "host":
-            self.shm.buffer_mode = lib.ASIOJACK_BUFFER_HOST
-            self.shm.min_host_frames = MIN_HOST_FRAMES
-            self.shm.max_host_frames = lib.ASIOJACK_MAX_FRAMES
+            self.buffer_mode = lib.ASIOJACK_BUFFER_HOST
+            self.min_host_frames, self.max_host_frames = MIN_HOST_FRAMES, lib.ASIOJACK_MAX_FRAMES
         else:
-            self.shm.buffer_mode = lib.ASIOJACK_BUFFER_JACK
-            self.shm.min_host_frames = self.shm.max_host_frames = self.client.blocksize
+            self.buffer_mode = lib.ASIOJACK_BUFFER_JACK
+            self.min_host_frames = self.max_host_frames = self.jack_frames
+        self._publish_buffer_policy()
         self.shm.client_name = self.client.name.encode()[: lib.ASIOJACK_NAME_LEN - 1]
+
+    def _publish_buffer_policy(self) -> None:
+        """Tell the driver the buffer mode and the sizes it may ask for."""
+        if self.shm is not None:
+            self.shm.buffer_mode = self.buffer_mode
+            self.shm.min_host_frames = self.min_host_frames
+            self.shm.max_host_frames = self.max_host_frames
 
     def _register_ports(self, n_inputs: int, n_outputs: int) -> None:
         assert self.client is not None
@@ -358,20 +380,23 @@ class Session:
             self.on_event(bits)
 
     def _blocksize_changed(self, blocksize: int) -> None:
-        if self.shm is None or self.shm.jack_buffer_frames == blocksize:
+        if self.shm is None or self.jack_frames == blocksize:
             return
         with self._blocksize_lock:
+            self.jack_frames = blocksize
             self.shm.jack_buffer_frames = blocksize
-            if self.shm.buffer_mode == lib.ASIOJACK_BUFFER_JACK:
-                self.shm.min_host_frames = self.shm.max_host_frames = blocksize
+            if self.buffer_mode == lib.ASIOJACK_BUFFER_JACK:
+                self.min_host_frames = self.max_host_frames = blocksize
+            self._publish_buffer_policy()
             asked = self._asked_frames == blocksize
             self._blocksize_lock.notify_all()
         if not asked:
             self._raise(lib.ASIOJACK_EVENT_BUFFER_SIZE)
 
     def _samplerate_changed(self, samplerate: int) -> None:
-        if self.shm is None or self.shm.sample_rate == samplerate:
+        if self.shm is None or self.sample_rate == samplerate:
             return
+        self.sample_rate = samplerate
         self.shm.sample_rate = samplerate
         self._raise(lib.ASIOJACK_EVENT_SAMPLE_RATE)
 
@@ -408,13 +433,13 @@ class Session:
         self._requirealive()
         if self.running:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "createBuffers while running")
-        n_in, n_out = int(self.shm.n_inputs), int(self.shm.n_outputs)
+        n_in, n_out = self.n_inputs, self.n_outputs
         if any(in_active[i] for i in range(n_in, lib.ASIOJACK_MAX_CHANNELS)) or \
                 any(out_active[i] for i in range(n_out, lib.ASIOJACK_MAX_CHANNELS)):
             raise SessionError(lib.ASIOJACK_ERR_INVALID, "channel beyond the session's ports")
-        jack_frames = int(self.shm.jack_buffer_frames)
+        jack_frames = self.jack_frames
         if frames != jack_frames:
-            if self.shm.buffer_mode != lib.ASIOJACK_BUFFER_HOST:
+            if self.buffer_mode != lib.ASIOJACK_BUFFER_HOST:
                 raise SessionError(lib.ASIOJACK_ERR_INVALID,
                                    f"buffer size {frames} differs from JACK's {jack_frames} "
                                    "(set buffer_size = \"host\" to let the host choose)")
@@ -429,7 +454,7 @@ class Session:
         lib.asiojack_engine_update_latencies(self._engine)
 
     def _set_jack_buffer_size(self, frames: int) -> None:
-        lo, hi = int(self.shm.min_host_frames), int(self.shm.max_host_frames)
+        lo, hi = self.min_host_frames, self.max_host_frames
         if not lo <= frames <= hi or frames & (frames - 1):
             raise SessionError(lib.ASIOJACK_ERR_INVALID,
                                f"buffer size {frames} is not a power of two from {lo} to {hi}")
@@ -443,7 +468,7 @@ class Session:
                                f"JACK refused a buffer size of {frames}: {err}") from err
         with self._blocksize_lock:
             done = self._blocksize_lock.wait_for(
-                lambda: self.shm is not None and self.shm.jack_buffer_frames == frames,
+                lambda: self.jack_frames == frames,
                 timeout=BUFFER_SIZE_TIMEOUT)
             self._asked_frames = 0
         if not done:
@@ -453,7 +478,7 @@ class Session:
     def set_monitor(self, channel: int, output: int, gain: int, on: bool) -> None:
         """Route input ``channel`` (-1: all) to ``output`` at ASIO ``gain``, or stop it."""
         self._requirealive()
-        n_in, n_out = int(self.shm.n_inputs), int(self.shm.n_outputs)
+        n_in, n_out = self.n_inputs, self.n_outputs
         if not -1 <= channel < n_in:
             raise SessionError(lib.ASIOJACK_ERR_INVALID,
                                f"input monitor: input {channel} does not exist (0..{n_in - 1})")
@@ -517,13 +542,14 @@ class Session:
     @property
     def jack_rt_priority(self) -> int:
         """SCHED_FIFO priority of this session's JACK thread, -1 if not real-time."""
-        return int(self.shm.jack_rt_priority) if self.shm is not None else -1
+        return self._jack_rt_priority if self.shm is not None else -1
 
     def counters(self) -> dict[str, int]:
         """Engine counters, for status and tests."""
         if self.shm is None:
             return {}
-        names = ("cycles", "completed", "misses", "late", "skipped", "max_wait_ns",
+        names = ("cycles", "completed", "misses", "late", "skipped", "stalls", "unwaited",
+                 "max_wait_ns",
                  "peer_rt_priority", "peer_rt_errno")
         counters = {name: int(getattr(self.shm, name)) for name in names}
         counters["jack_xruns"] = self.xruns

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import BRIDGE
 
-from pyjack_side.abi import ffi
+from pyjack_side.abi import ffi, lib
 
 STRUCTS = ["asiojack_shm", "asiojack_time", "asiojack_msg_header", "asiojack_msg_hello",
            "asiojack_msg_welcome", "asiojack_msg_error", "asiojack_msg_open",
@@ -77,3 +77,15 @@ def test_static_asserts_catch_a_moved_field(tmp_path: Path) -> None:
     r = subprocess.run(["cc", "-std=c11", f"-I{tmp_path}", str(src), "-o",
                         str(tmp_path / "t")], capture_output=True, text=True)
     assert r.returncode != 0 and "moved" in r.stderr
+
+
+def test_event_bits_are_distinct_single_bits() -> None:
+    # Branches that each add an event must not both take the next bit: the
+    # driver would deliver one for the other.
+    bits = {name: int(getattr(lib, name)) for name in dir(lib)
+            if name.startswith("ASIOJACK_EVENT_")}
+    assert {"ASIOJACK_EVENT_OVERLOAD", "ASIOJACK_EVENT_STALLED"} <= set(bits), bits
+    assert all(b and not b & (b - 1) for b in bits.values()), bits
+    assert len(set(bits.values())) == len(bits), bits
+    # WAIT's own bit (winedll/unixlib.h) lies above every segment event.
+    assert max(bits.values()) < 0x80000000, bits

@@ -100,6 +100,11 @@ struct asiojack_unix_wait_params {
     uint32_t reserved;
 };
 
+/* WAIT's own event bit, beside the segment's enum asiojack_event ones: the
+ * server's end of the control socket closed (it died), so no cycle and no
+ * event will come from it again. */
+#define ASIOJACK_UNIX_EVENT_SERVER_GONE 0x80000000u
+
 struct asiojack_unix_done_params {
     uint64_t client;
     uint32_t seq;

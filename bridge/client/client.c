@@ -706,6 +706,22 @@ void asiojack_client_close(struct asiojack_client *c)
     }
 }
 
+int asiojack_client_server_alive(const struct asiojack_client *c)
+{
+    if (c->fd < 0)
+        return 0;
+    /* A unix stream socket whose peer is closed polls as hung up (both
+     * directions shut): a dead server.  POLLIN alone is a reply in flight,
+     * and is left for the thread that asked. */
+    struct pollfd pfd = {.fd = c->fd, .events = 0};
+#ifdef POLLRDHUP
+    pfd.events |= POLLRDHUP;
+#endif
+    if (poll(&pfd, 1, 0) <= 0)
+        return 1;
+    return !(pfd.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
 void *asiojack_client_in_buffer(struct asiojack_client *c, uint32_t half,
                                 uint32_t ch)
 {

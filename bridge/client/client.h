@@ -98,6 +98,11 @@ int asiojack_client_transport(struct asiojack_client *c, uint32_t command,
 /* Close the session and the connection; safe on a half-open client. */
 void asiojack_client_close(struct asiojack_client *c);
 
+/* Whether the server's end of the control socket is still open.  Reads
+ * nothing (a reply belongs to whoever sent the request): it only polls for
+ * the hang-up a dead server leaves.  Any thread. */
+int asiojack_client_server_alive(const struct asiojack_client *c);
+
 /* Host buffer of a channel in a half, inside the shared segment. */
 void *asiojack_client_in_buffer(struct asiojack_client *c, uint32_t half,
                                 uint32_t ch);

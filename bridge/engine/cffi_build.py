@@ -36,7 +36,7 @@ enum asiojack_sample_type {
 enum asiojack_event {
     ASIOJACK_EVENT_BUFFER_SIZE, ASIOJACK_EVENT_SAMPLE_RATE,
     ASIOJACK_EVENT_LATENCY, ASIOJACK_EVENT_JACK_GONE, ASIOJACK_EVENT_RESET,
-    ASIOJACK_EVENT_OVERLOAD, ...
+    ASIOJACK_EVENT_OVERLOAD, ASIOJACK_EVENT_STALLED, ...
 };
 enum asiojack_msg_type {
     ASIOJACK_MSG_HELLO, ASIOJACK_MSG_OPEN, ASIOJACK_MSG_CREATE_BUFFERS,
@@ -74,6 +74,7 @@ struct asiojack_shm {
     uint32_t start_generation;
     uint64_t cycles; uint64_t completed; uint64_t misses;
     uint64_t skipped; uint64_t max_wait_ns; uint64_t sample_position;
+    uint64_t stalls; uint64_t unwaited;
     struct asiojack_time time[2];
     uint8_t in_active[...];
     uint8_t out_active[...];

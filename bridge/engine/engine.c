@@ -147,6 +147,54 @@ static uint8_t *out_buffer(const struct asiojack_engine *e, uint32_t half, uint3
            ((size_t)2 * e->n_inputs + (size_t)half * e->n_outputs + ch) * e->channel_stride;
 }
 
+/*
+ * Whether to wait for the peer this cycle.  A stalled peer is probed every
+ * cycle at no cost: once it has finished the cycle before this one it has
+ * caught up, and it gets one real wait; a miss then stalls it again at
+ * once, so a peer that is not back costs one deadline per probe, not one
+ * per cycle.
+ */
+static int worth_waiting(struct asiojack_engine *e, uint32_t previous)
+{
+    if (!e->stalled)
+        return 1;
+    if (asiojack_done_seq(e->shm) != previous)
+        return 0;
+    e->stalled = 0;
+    e->miss_run = ASIOJACK_STALL_MISSES - 1;
+    return 1;
+}
+
+/*
+ * Count one cycle's outcome and say what the host is told.  A miss the
+ * engine waited for raises OVERLOAD (the host hears kAsioOverload); after a
+ * run of them the peer is declared stalled: STALLED is raised beside it,
+ * counted, and the engine stops waiting.  The cycles then played without
+ * waiting raise nothing new: the peer has been told, and a host coming back
+ * from its stall must hear of it once, not once for every cycle it slept
+ * through.  No wake: the next cycle's doorbell carries the bits, and this
+ * callback makes no more system calls than it must.
+ */
+static void count_outcome(struct asiojack_engine *e, int ok, int waited_for)
+{
+    struct asiojack_shm *s = e->shm;
+    if (ok) {
+        e->miss_run = 0;
+        return;
+    }
+    if (!waited_for) {
+        s->unwaited++;
+        return;
+    }
+    uint32_t events = ASIOJACK_EVENT_OVERLOAD;
+    if (++e->miss_run >= ASIOJACK_STALL_MISSES && !e->stalled) {
+        e->stalled = 1;
+        s->stalls++;
+        events |= ASIOJACK_EVENT_STALLED;
+    }
+    asiojack_raise_events(s, events);
+}
+
 /* One cycle with the host: returns once the outputs hold the host's audio
  * or silence. */
 static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_t start_ns)
@@ -154,6 +202,7 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
     struct asiojack_shm *s = e->shm;
     uint32_t type = e->sample_type;
 
+    uint32_t previous = e->seq;
     uint32_t seq = e->seq + 1;
     if (seq == 0) /* 0 means "none yet"; 2 keeps the halves alternating
                      after 0xffffffff */
@@ -181,7 +230,9 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
     if (permille > 1000) /* never past the period, whatever the segment says */
         permille = 1000;
     uint64_t deadline_ns = start_ns + period_ns * permille / 1000u;
-    int ok = wait_done(s, seq, deadline_ns);
+    int waited_for = worth_waiting(e, previous);
+    int ok = waited_for ? wait_done(s, seq, deadline_ns) : asiojack_done_seq(s) == seq;
+    count_outcome(e, ok, waited_for);
     uint64_t waited = asiojack_now_ns() - start_ns;
     if (waited > s->max_wait_ns)
         s->max_wait_ns = waited;
@@ -199,11 +250,7 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
         }
         silence_outputs(e, nframes, 1);
     } else {
-        s->misses++;
-        /* The host learns of it as kAsioOverload.  No wake: the next
-         * cycle's wake carries the bit, and this callback makes no more
-         * system calls than it must. */
-        asiojack_raise_events(s, ASIOJACK_EVENT_OVERLOAD);
+        s->misses++; /* the host was told in count_outcome */
         silence_outputs(e, nframes, 0);
     }
     s->sample_position += nframes;
@@ -227,8 +274,11 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
         if (generation != e->start_generation) {
             /* A new start(), even one that followed its stop() within
              * this period: time starts at 0 and the first cycle goes to
-             * buffer half 0, as ASIO hosts expect. */
+             * buffer half 0, as ASIO hosts expect; the host's new callback
+             * thread is waited for again, whatever its last one did. */
             e->start_generation = generation;
+            e->miss_run = 0;
+            e->stalled = 0;
             s->sample_position = 0;
             uint32_t next = (e->seq + 2) & ~1u;
             if (next == 0)

@@ -35,7 +35,13 @@ struct asiojack_engine {
     uint32_t sample_type;
     uint32_t seq;               /* last cycle published */
     uint32_t start_generation;  /* of the start() the engine runs under */
+    uint32_t miss_run;          /* misses in a row */
+    uint32_t stalled;           /* 1: the peer is not waited for */
 };
+
+/* Misses in a row after which the engine stops waiting for the peer: a
+ * host that hangs must not cost every JACK client most of each period. */
+#define ASIOJACK_STALL_MISSES 8
 
 /* Prepare an engine for a mapped segment and an open JACK client. */
 void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,

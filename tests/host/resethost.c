@@ -11,7 +11,9 @@
  *   - on kAsioResetRequest it goes back to its main thread and there stops,
  *     disposes the buffers, re-opens the driver (Release, CoCreateInstance,
  *     init, retried until it works) when the driver says JACK is gone,
- *     asks the buffer size again, re-creates the buffers and starts;
+ *     asks the buffer size again, re-creates the buffers and starts
+ *     (with --keep-driver it never re-opens: it re-creates its buffers on
+ *     the same driver object, retried until that works);
  *   - kAsioBufferSizeChange is refused (0, so a reset request follows),
  *     or with --accept-size-change taken: the host re-creates its buffers
  *     at the new size itself and expects no reset request.
@@ -19,7 +21,7 @@
  *   resethost.exe [--seconds S] [--channels C] [--frames N] [--time-code]
  *                 [--no-copy] [--accept-size-change] [--commands]
  *                 [--reopen-seconds R] [--slow-every N] [--output-ready]
- *                 [--post-work-us US]
+ *                 [--post-work-us US] [--keep-driver]
  *
  * It also says yes to kAsioOverload.  --slow-every N makes every Nth
  * bufferSwitchTimeInfo take two periods, so the driver misses its deadline.
@@ -61,7 +63,8 @@ static struct {
     int slow_every;
     int output_ready;
     int post_work_us;
-} opt = {3.0, 2, 0, 0, 0, 0, 0, 20.0, 0, 0, 0};
+    int keep_driver;
+} opt = {3.0, 2, 0, 0, 0, 0, 0, 20.0, 0, 0, 0, 0};
 
 static iasio *drv;
 static DWORD main_thread;
@@ -414,7 +417,7 @@ static int handle_reset(LONG new_size)
     error_text(text);
     /* A DAW shows the driver's message and re-opens the device when the
      * driver says its backend went away. */
-    int reopen = strstr(text, "gone") != NULL;
+    int reopen = !opt.keep_driver && strstr(text, "gone") != NULL;
     emit("\"event\": \"reset\", \"error\": %S, \"reopen\": %s, \"new_size\": %ld", text,
          reopen ? "true" : "false", (long)new_size);
     if (reopen) {
@@ -435,7 +438,20 @@ static int handle_reset(LONG new_size)
              (unsigned long)(GetTickCount() - t0));
     }
     describe();
-    return prepare_and_start(new_size);
+    if (!opt.keep_driver)
+        return prepare_and_start(new_size);
+    /* The same driver object: createBuffers must come back once JACK (or
+     * a server) is there again. */
+    DWORD t0 = GetTickCount();
+    while (!prepare_and_start(new_size)) {
+        if (GetTickCount() - t0 > (DWORD)(opt.reopen_seconds * 1000)) {
+            failures++;
+            finish("createBuffers never worked again on the same driver");
+        }
+        Sleep(250);
+        describe();
+    }
+    return 1;
 }
 
 /* --- commands from stdin ------------------------------------------------ */
@@ -559,6 +575,8 @@ static int parse(int argc, char **argv)
             opt.accept_size_change = 1;
         else if (!strcmp(a, "--commands"))
             opt.commands = 1;
+        else if (!strcmp(a, "--keep-driver"))
+            opt.keep_driver = 1;
         else if (v && !strcmp(a, "--seconds"))
             opt.seconds = atof(v), i++;
         else if (v && !strcmp(a, "--channels"))
@@ -585,7 +603,8 @@ int main(int argc, char **argv)
     if (parse(argc, argv) < 0) {
         failures++;
         finish("usage: resethost.exe [--seconds S] [--channels C] [--frames N] [--time-code] "
-               "[--no-copy] [--accept-size-change] [--commands] [--reopen-seconds R]");
+               "[--no-copy] [--accept-size-change] [--commands] [--reopen-seconds R] "
+               "[--slow-every N] [--output-ready] [--post-work-us US] [--keep-driver]");
     }
     CoInitialize(NULL);
     if (!open_driver()) {

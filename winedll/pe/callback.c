@@ -27,14 +27,24 @@ uint64_t asiojack_host_time_ns(void)
     return (c / f) * 1000000000ull + (c % f) * 1000000000ull / f;
 }
 
+static void session_is_gone(struct asiojack_driver *d, const char *text)
+{
+    InterlockedExchange(&d->jack_gone, 1);
+    asiojack_copy_text(d->error, sizeof(d->error), text);
+}
+
 static void jack_is_gone(struct asiojack_driver *d)
 {
-    static const char text[] =
-        "JACK is gone (its server stopped or crashed): asiojack needs a restart of the "
-        "audio device once JACK runs again";
-    InterlockedExchange(&d->jack_gone, 1);
-    memcpy(d->error, text, sizeof(text) < sizeof(d->error) ? sizeof(text) : sizeof(d->error));
-    d->error[sizeof(d->error) - 1] = 0;
+    session_is_gone(d, "JACK is gone (its server stopped or crashed): asiojack needs a "
+                       "restart of the audio device once JACK runs again");
+}
+
+/* The host's callback may have stopped the stream, disposed the buffers
+ * (closing the session) or released the driver: then touch nothing more
+ * of the session. */
+static BOOL host_ended_it(struct asiojack_driver *d)
+{
+    return InterlockedCompareExchange(&d->quit, 0, 0) != 0;
 }
 
 /*
@@ -51,6 +61,12 @@ static void deliver_events(struct asiojack_driver *d, uint32_t events)
     if (reset)
         InterlockedExchange(&d->config_changed, 1);
 
+    if (events & ASIOJACK_UNIX_EVENT_SERVER_GONE) {
+        session_is_gone(d, "the asiojack server is gone (it stopped or crashed): re-create "
+                           "the buffers or restart the audio device to start a new one");
+        events = ASIOJACK_UNIX_EVENT_SERVER_GONE; /* the segment's words are void */
+        reset = TRUE;
+    }
     if (events & ASIOJACK_EVENT_JACK_GONE) {
         jack_is_gone(d);
         reset = TRUE;
@@ -58,6 +74,8 @@ static void deliver_events(struct asiojack_driver *d, uint32_t events)
     if (events & ASIOJACK_EVENT_SAMPLE_RATE) {
         if (d->callbacks.sampleRateDidChange)
             d->callbacks.sampleRateDidChange((ASIOSampleRate)d->shm->sample_rate);
+        if (host_ended_it(d))
+            return;
         reset = TRUE;
     }
     if (events & ASIOJACK_EVENT_BUFFER_SIZE) {
@@ -69,21 +87,28 @@ static void deliver_events(struct asiojack_driver *d, uint32_t events)
              * re-creates its buffers); only otherwise is a reset due. */
             BOOL taken = d->size_messages && message &&
                          message(kAsioBufferSizeChange, (int32_t)frames, NULL, NULL) == 1;
+            if (host_ended_it(d))
+                return;
             if (!taken)
                 reset = TRUE;
         }
     }
     if (!message)
         return;
+    /* The engine played a cycle as silence because this thread's answer
+     * came too late, or stopped waiting for it after a run of such misses
+     * (it resumes by itself once the host keeps up again): one overload,
+     * told to a host that listens, however many cycles it covers; nothing
+     * else needs redoing. */
+    if ((events & (ASIOJACK_EVENT_OVERLOAD | ASIOJACK_EVENT_STALLED)) && d->overload_messages) {
+        message(kAsioOverload, 0, NULL, NULL);
+        if (host_ended_it(d))
+            return;
+    }
     if (reset)
         message(kAsioResetRequest, 0, NULL, NULL);
     else if ((events & ASIOJACK_EVENT_LATENCY) && d->latency_messages)
         message(kAsioLatenciesChanged, 0, NULL, NULL);
-    /* The engine played a cycle as silence because this thread's answer
-     * came too late: a host that asked to hear of it can show it (or grow
-     * its buffer). */
-    if ((events & ASIOJACK_EVENT_OVERLOAD) && d->overload_messages)
-        message(kAsioOverload, 0, NULL, NULL);
 }
 
 /* What the host understands, asked here rather than in createBuffers so
@@ -212,7 +237,24 @@ static DWORD WINAPI callback_main(void *arg)
          * into JACK's deadline, nor leave a cycle without its buffers. */
         if (w.events)
             deliver_events(d, w.events);
+        /* Nothing more will come from a dead server: the host has been
+         * told, and stops this thread when it handles the reset. */
+        if (w.events & ASIOJACK_UNIX_EVENT_SERVER_GONE)
+            break;
     }
+    if (InterlockedCompareExchange(&d->free_at_exit, 0, 0)) {
+        /* The host dropped its last reference from inside a callback:
+         * the driver is freed here, after its last use by this thread. */
+        HANDLE self = d->thread;
+        d->thread = NULL;
+        d->thread_id = 0;
+        asiojack_driver_destroy(d);
+        CloseHandle(self);
+    }
+    /* Leave through the loader: the reference taken for this thread keeps
+     * the DLL mapped until the thread no longer runs its code, even if the
+     * host frees the driver (and COM the DLL) meanwhile. */
+    FreeLibraryAndExitThread(asiojack_module(), 0);
     return 0;
 }
 
@@ -226,9 +268,16 @@ BOOL asiojack_thread_start(struct asiojack_driver *d)
     }
     asiojack_thread_stop(d); /* a thread that stopped itself is joined here */
     InterlockedExchange(&d->quit, 0);
-    d->thread = CreateThread(NULL, 0, callback_main, d, CREATE_SUSPENDED, &d->thread_id);
-    if (!d->thread)
+    /* The thread's own reference to the DLL, dropped by its last act. */
+    HMODULE self;
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS, (LPCWSTR)(void *)callback_main,
+                            &self))
         return FALSE;
+    d->thread = CreateThread(NULL, 0, callback_main, d, CREATE_SUSPENDED, &d->thread_id);
+    if (!d->thread) {
+        FreeLibrary(self);
+        return FALSE;
+    }
     SetThreadPriority(d->thread, THREAD_PRIORITY_TIME_CRITICAL);
     ResumeThread(d->thread);
     return TRUE;

@@ -35,6 +35,10 @@ static ASIOError get_channel_info(struct asiojack_driver *d, ASIOChannelInfo *in
 {
     if (!info)
         return asiojack_fail(d, ASE_InvalidParameter, "getChannelInfo: no place for the result");
+    if (info->isInput != ASIOFalse && info->isInput != ASIOTrue)
+        return asiojack_fail(d, ASE_InvalidParameter,
+                             "getChannelInfo: isInput is %ld, not ASIOTrue (1) or ASIOFalse (0)",
+                             (long)info->isInput);
     BOOL input = info->isInput != ASIOFalse;
     uint32_t n = input ? d->layout.n_inputs : d->layout.n_outputs;
     if (info->channel < 0 || (uint32_t)info->channel >= n)
@@ -216,10 +220,22 @@ static ASIOError dispose_buffers(struct asiojack_driver *d)
          * the old settings.  Hosts that answer the reset by re-creating
          * their buffers, without re-opening the driver, get a fresh session
          * with the new settings here. */
-        if (InterlockedCompareExchange(&d->config_changed, 0, 0)) {
+        /* Likewise when JACK or the server went away: the session is dead,
+         * and a host that re-creates its buffers gets a new one (from a
+         * new, auto-started server if need be).  If that fails now,
+         * createBuffers tries again. */
+        BOOL gone = InterlockedCompareExchange(&d->jack_gone, 0, 0) != 0;
+        if (gone || InterlockedCompareExchange(&d->config_changed, 0, 0)) {
+            char why[sizeof(d->error)];
+            memcpy(why, d->error, sizeof(why));
             asiojack_close_session(d);
-            if (!asiojack_open_session(d))
-                r = ASE_HWMalfunction;
+            if (!asiojack_open_session(d)) {
+                InterlockedExchange(&d->lost, 1);
+                if (gone) /* disposing worked; what the host must know is why */
+                    memcpy(d->error, why, sizeof(why));
+                else
+                    r = ASE_HWMalfunction;
+            }
         }
     }
     LeaveCriticalSection(&d->lock);
@@ -234,8 +250,8 @@ IASIO_METHOD(getBufferSize, NEED_SESSION, get_buffer_size,
              (struct asiojack_driver *d, LONG *min_size, LONG *max_size, LONG *preferred,
               LONG *granularity),
              (d, min_size, max_size, preferred, granularity))
-IASIO_METHOD(createBuffers, NEED_SESSION, create_buffers,
+IASIO_METHOD(createBuffers, NEED_REOPEN, create_buffers,
              (struct asiojack_driver *d, ASIOBufferInfo *infos, LONG count, LONG frames,
               ASIOCallbacks *callbacks),
              (d, infos, count, frames, callbacks))
-IASIO_METHOD(disposeBuffers, NEED_SESSION, dispose_buffers, (struct asiojack_driver *d), (d))
+IASIO_METHOD(disposeBuffers, NEED_CONTROL, dispose_buffers, (struct asiojack_driver *d), (d))

@@ -90,6 +90,10 @@ struct asiojack_driver {
      * one: hosts call it from inside bufferSwitch while stop() may hold
      * `lock` and wait for that very callback to return. */
     CRITICAL_SECTION io_lock;
+    /* Guards the mapping behind d->shm: queries hold it shared while they
+     * read the segment, closing the session takes it exclusive to unmap
+     * (a reset may re-open the session under a GUI thread's query). */
+    SRWLOCK shm_lock;
     enum asiojack_state state;
     uint64_t client;                   /* unix-side handle */
     const struct asiojack_shm *shm;    /* the segment, mapped by the unix side */
@@ -107,7 +111,10 @@ struct asiojack_driver {
     BOOL size_messages;                /* host understands kAsioBufferSizeChange */
     BOOL overload_messages;            /* host understands kAsioOverload */
     BOOL time_code;                    /* future(kAsioEnableTimeCodeRead) */
-    volatile LONG jack_gone;           /* JACK went away under this session */
+    volatile LONG jack_gone;           /* JACK or the server went away under this
+                                          session: re-open it at disposeBuffers */
+    volatile LONG lost;                /* the session is closed and could not be
+                                          re-opened yet: createBuffers tries again */
     volatile LONG config_changed;      /* the server asked for a reset: re-open
                                           the session at disposeBuffers */
     uint32_t frames;
@@ -122,6 +129,8 @@ struct asiojack_driver {
      * already handed it over with outputReady.  That thread only. */
     uint32_t cycle_seq;
     BOOL cycle_done;
+    volatile LONG free_at_exit;        /* Released from inside a callback: the
+                                          callback thread frees the driver last */
     char rt_error[ASIOJACK_TEXT_LEN];  /* why SCHED_FIFO was refused, if it was */
 };
 
@@ -133,11 +142,22 @@ HMODULE asiojack_module(void);
 /* entry.c: the one door every IASIO method goes through (see IASIO_METHOD). */
 enum asiojack_need {
     NEED_NOTHING,   /* callable in any state */
-    NEED_SESSION,   /* ASE_NotPresent, in words, until init succeeded */
+    NEED_SESSION,   /* a query: ASE_NotPresent, in words, until init succeeded;
+                       the segment stays mapped (shm_lock shared) until it leaves */
+    NEED_CONTROL,   /* a state change: as NEED_SESSION, under d->lock */
+    NEED_REOPEN,    /* createBuffers: as NEED_CONTROL, and re-opens a session
+                       lost to JACK or the server going away */
 };
 ASIOError asiojack_enter(struct asiojack_driver *d, const char *method,
                          enum asiojack_need need);
-ASIOError asiojack_leave(struct asiojack_driver *d, const char *method, ASIOError result);
+ASIOError asiojack_leave(struct asiojack_driver *d, const char *method,
+                         enum asiojack_need need, BOOL entered, ASIOError result);
+/* Take d->lock; FALSE (not taken) when the caller is the callback thread
+ * and another thread is stopping it: that thread holds the lock while it
+ * waits for this one to return, so waiting here would deadlock. */
+BOOL asiojack_lock(struct asiojack_driver *d);
+/* Tear down and free a driver whose last reference is gone. */
+void asiojack_driver_destroy(struct asiojack_driver *d);
 /* ASE_OK, or ASE_NotPresent with its text when init has not succeeded. */
 ASIOError asiojack_require_session(struct asiojack_driver *d);
 /* Record why (the text getErrorMessage returns) and hand the code back. */
@@ -153,7 +173,8 @@ ASIOError asiojack_fail(struct asiojack_driver *d, ASIOError code, const char *f
     ASIOError ASIO_METHOD driver_##name params                                    \
     {                                                                              \
         ASIOError r_ = asiojack_enter(d, #name, need);                            \
-        return asiojack_leave(d, #name, r_ == ASE_OK ? impl args : r_);           \
+        return asiojack_leave(d, #name, need, r_ == ASE_OK,                       \
+                              r_ == ASE_OK ? impl args : r_);                     \
     }
 
 /* The methods defined with IASIO_METHOD, by file, in vtable order there. */

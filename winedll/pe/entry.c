@@ -7,6 +7,10 @@
  * one place:
  *   - the state check: a method that needs an open session answers
  *     ASE_NotPresent, in words, while the driver is not initialised;
+ *   - the locks: a query keeps the segment mapped while it reads it
+ *     (shm_lock, shared); a state change holds d->lock, except that the
+ *     callback thread is refused, not blocked, while another thread
+ *     stops it (see asiojack_lock);
  *   - the error text: a failure records the sentence getErrorMessage
  *     returns, prefixed by nothing the host cannot read;
  *   - the call trace: with ASIOJACK_TRACE=/some/file in the environment,
@@ -59,9 +63,43 @@ ASIOError asiojack_fail(struct asiojack_driver *d, ASIOError code, const char *f
 
 ASIOError asiojack_require_session(struct asiojack_driver *d)
 {
-    if (d->state == STATE_LOADED)
+    /* d->error already says why the session could not be re-opened. */
+    if (d->state == STATE_LOADED && InterlockedCompareExchange(&d->lost, 0, 0))
+        return ASE_NotPresent;
+    if (d->state == STATE_LOADED || !d->shm)
         return asiojack_fail(d, ASE_NotPresent,
                              "asiojack is not initialised (init failed or was not called)");
+    return ASE_OK;
+}
+
+static BOOL on_callback_thread(const struct asiojack_driver *d)
+{
+    return d->thread_id && GetCurrentThreadId() == d->thread_id;
+}
+
+BOOL asiojack_lock(struct asiojack_driver *d)
+{
+    if (!on_callback_thread(d)) {
+        EnterCriticalSection(&d->lock);
+        return TRUE;
+    }
+    /* A stopping thread sets quit before it takes the lock's last steps
+     * and joins this thread: from then on, give up rather than wait. */
+    for (;;) {
+        if (TryEnterCriticalSection(&d->lock))
+            return TRUE;
+        if (InterlockedCompareExchange(&d->quit, 0, 0))
+            return FALSE;
+        Sleep(1);
+    }
+}
+
+/* A driver whose session JACK or the server took away: open a new one. */
+static ASIOError reopen(struct asiojack_driver *d)
+{
+    if (!asiojack_open_session(d))
+        return ASE_NotPresent;
+    InterlockedExchange(&d->lost, 0);
     return ASE_OK;
 }
 
@@ -70,11 +108,41 @@ ASIOError asiojack_enter(struct asiojack_driver *d, const char *method,
 {
     if (tracing())
         trace("%s (state %d)", method, (int)d->state);
-    return need == NEED_SESSION ? asiojack_require_session(d) : ASE_OK;
+    switch (need) {
+    case NEED_NOTHING:
+        return ASE_OK;
+    case NEED_SESSION: {
+        AcquireSRWLockShared(&d->shm_lock);
+        ASIOError r = asiojack_require_session(d);
+        if (r != ASE_OK)
+            ReleaseSRWLockShared(&d->shm_lock);
+        return r;
+    }
+    case NEED_CONTROL:
+    case NEED_REOPEN:
+        break;
+    }
+    if (!asiojack_lock(d))
+        return asiojack_fail(d, ASE_InvalidMode,
+                             "%s from the audio callback while another thread stops the "
+                             "stream: refused (it would wait for itself)", method);
+    ASIOError r = ASE_OK;
+    if (need == NEED_REOPEN && d->state == STATE_LOADED && InterlockedCompareExchange(&d->lost, 0, 0))
+        r = reopen(d);
+    if (r == ASE_OK)
+        r = asiojack_require_session(d);
+    if (r != ASE_OK)
+        LeaveCriticalSection(&d->lock);
+    return r;
 }
 
-ASIOError asiojack_leave(struct asiojack_driver *d, const char *method, ASIOError result)
+ASIOError asiojack_leave(struct asiojack_driver *d, const char *method,
+                         enum asiojack_need need, BOOL entered, ASIOError result)
 {
+    if (entered && need == NEED_SESSION)
+        ReleaseSRWLockShared(&d->shm_lock);
+    else if (entered && need != NEED_NOTHING)
+        LeaveCriticalSection(&d->lock);
     if (tracing()) {
         /* A failure that records no text of its own (ASE_SPNotAdvancing)
          * shows the last one: hence "last error", not "because". */

@@ -34,9 +34,13 @@ static ASIOError set_input_monitor(struct asiojack_driver *d, const ASIOInputMon
     struct asiojack_unix_monitor_params p;
     if (!m)
         return asiojack_fail(d, ASE_InvalidParameter, "kAsioSetInputMonitor: no ASIOInputMonitor given");
-    if (asiojack_require_session(d) != ASE_OK)
+    /* Read under shm_lock: a reset may close the session meanwhile. */
+    AcquireSRWLockShared(&d->shm_lock);
+    BOOL have = asiojack_require_session(d) == ASE_OK;
+    uint32_t n_in = have ? d->layout.n_inputs : 0, n_out = have ? d->layout.n_outputs : 0;
+    ReleaseSRWLockShared(&d->shm_lock);
+    if (!have)
         return ASE_NotPresent;
-    uint32_t n_in = d->layout.n_inputs, n_out = d->layout.n_outputs;
     if (m->input < -1 || (m->input >= 0 && (uint32_t)m->input >= n_in))
         return asiojack_fail(d, ASE_InvalidParameter, "input monitor: no input channel %ld (there are %u)",
                     (long)m->input, (unsigned)n_in);

@@ -7,9 +7,10 @@
  * The ASIO state machine is loaded -> initialised (init) -> prepared
  * (createBuffers) -> running (start), walked back by stop, disposeBuffers
  * and Release.  Only the state changes take d->lock.  The queries read the
- * segment and fixed fields without it, because hosts call them from inside
- * bufferSwitch or asioMessage while another thread may hold the lock in
- * stop(), waiting for that very callback to return.
+ * segment without it, because hosts call them from inside bufferSwitch or
+ * asioMessage while another thread may hold the lock in stop(), waiting
+ * for that very callback to return; shm_lock keeps the segment mapped
+ * under them instead (entry.c).
  */
 #include <string.h>
 
@@ -75,12 +76,15 @@ void asiojack_close_session(struct asiojack_driver *d)
     struct asiojack_unix_control p;
     memset(&p, 0, sizeof(p));
     p.client = d->client;
+    /* CLOSE unmaps the segment: no query may be reading it meanwhile. */
+    AcquireSRWLockExclusive(&d->shm_lock);
     if (d->client)
         asiojack_socket_call(d, ASIOJACK_UNIX_CLOSE, &p);
     d->client = 0;
     d->shm = NULL;
     memset(&d->layout, 0, sizeof(d->layout));
     d->state = STATE_LOADED;
+    ReleaseSRWLockExclusive(&d->shm_lock);
 }
 
 BOOL asiojack_open_session(struct asiojack_driver *d)
@@ -107,10 +111,13 @@ BOOL asiojack_open_session(struct asiojack_driver *d)
         }
         return FALSE;
     }
+    AcquireSRWLockExclusive(&d->shm_lock);
     d->client = p.ctl.client;
     d->shm = (const struct asiojack_shm *)(uintptr_t)p.shm;
     d->layout = p.layout;
     d->state = STATE_INITIALIZED;
+    ReleaseSRWLockExclusive(&d->shm_lock);
+    InterlockedExchange(&d->lost, 0);
     InterlockedExchange(&d->jack_gone, 0);
     InterlockedExchange(&d->config_changed, 0);
     d->error[0] = 0;
@@ -121,6 +128,9 @@ void asiojack_do_stop(struct asiojack_driver *d)
 {
     struct asiojack_unix_control p;
     memset(&p, 0, sizeof(p));
+    /* First of all: a host call the callback thread makes from now on
+     * gives up on d->lock instead of waiting for it (asiojack_lock). */
+    InterlockedExchange(&d->quit, 1);
     /* The engine stops publishing first, then the thread is joined: after
      * this, no bufferSwitch can arrive. */
     asiojack_session_call(d, ASIOJACK_UNIX_STOP, &p, "stop");
@@ -156,6 +166,21 @@ static ULONG STDMETHODCALLTYPE driver_release(struct asiojack_driver *d)
     LONG refs = InterlockedDecrement(&d->refs);
     if (refs)
         return (ULONG)refs;
+    if (d->thread_id && GetCurrentThreadId() == d->thread_id) {
+        /* The last Release from inside bufferSwitch or asioMessage: this
+         * thread still runs driver code when the host's callback returns,
+         * and the host may still touch its buffers until then.  The thread
+         * ends its loop and frees the driver as its last act. */
+        InterlockedExchange(&d->quit, 1);
+        InterlockedExchange(&d->free_at_exit, 1);
+        return 0;
+    }
+    asiojack_driver_destroy(d);
+    return 0;
+}
+
+void asiojack_driver_destroy(struct asiojack_driver *d)
+{
     EnterCriticalSection(&d->lock);
     if (d->state == STATE_RUNNING)
         asiojack_do_stop(d);
@@ -168,7 +193,6 @@ static ULONG STDMETHODCALLTYPE driver_release(struct asiojack_driver *d)
     DeleteCriticalSection(&d->io_lock);
     HeapFree(GetProcessHeap(), 0, d);
     asiojack_module_unref();
-    return 0;
 }
 
 /* --------------------------------------------------------- identity, init */
@@ -177,10 +201,14 @@ static ASIOBool ASIO_METHOD driver_init(struct asiojack_driver *d, void *sys_han
 {
     (void)sys_handle; /* a window handle: nothing to show it in */
     asiojack_enter(d, "init", NEED_NOTHING);
-    EnterCriticalSection(&d->lock);
+    if (!asiojack_lock(d)) {
+        asiojack_fail(d, ASE_InvalidMode, "init from the audio callback while the stream stops");
+        asiojack_leave(d, "init", NEED_NOTHING, TRUE, ASE_InvalidMode);
+        return ASIOFalse;
+    }
     BOOL ok = d->state != STATE_LOADED || asiojack_open_session(d);
     LeaveCriticalSection(&d->lock);
-    asiojack_leave(d, "init", ok ? ASE_OK : ASE_NotPresent);
+    asiojack_leave(d, "init", NEED_NOTHING, TRUE, ok ? ASE_OK : ASE_NotPresent);
     return ok ? ASIOTrue : ASIOFalse;
 }
 
@@ -189,13 +217,13 @@ static void ASIO_METHOD driver_get_driver_name(struct asiojack_driver *d, char *
     asiojack_enter(d, "getDriverName", NEED_NOTHING);
     if (name)
         asiojack_copy_text(name, ASIO_DRIVER_NAME_LEN, ASIOJACK_DRIVER_NAME);
-    asiojack_leave(d, "getDriverName", ASE_OK);
+    asiojack_leave(d, "getDriverName", NEED_NOTHING, TRUE, ASE_OK);
 }
 
 static LONG ASIO_METHOD driver_get_driver_version(struct asiojack_driver *d)
 {
     asiojack_enter(d, "getDriverVersion", NEED_NOTHING);
-    asiojack_leave(d, "getDriverVersion", ASE_OK);
+    asiojack_leave(d, "getDriverVersion", NEED_NOTHING, TRUE, ASE_OK);
     return ASIOJACK_DRIVER_VERSION;
 }
 
@@ -204,7 +232,7 @@ static void ASIO_METHOD driver_get_error_message(struct asiojack_driver *d, char
     asiojack_enter(d, "getErrorMessage", NEED_NOTHING);
     if (text)
         asiojack_copy_text(text, ASIO_ERROR_TEXT_LEN, d->error);
-    asiojack_leave(d, "getErrorMessage", ASE_OK);
+    asiojack_leave(d, "getErrorMessage", NEED_NOTHING, TRUE, ASE_OK);
 }
 
 /* --------------------------------------------------------------- start, stop */
@@ -243,8 +271,8 @@ static ASIOError stop_stream(struct asiojack_driver *d)
     return ASE_OK;
 }
 
-IASIO_METHOD(start, NEED_SESSION, start_stream, (struct asiojack_driver *d), (d))
-IASIO_METHOD(stop, NEED_SESSION, stop_stream, (struct asiojack_driver *d), (d))
+IASIO_METHOD(start, NEED_CONTROL, start_stream, (struct asiojack_driver *d), (d))
+IASIO_METHOD(stop, NEED_CONTROL, stop_stream, (struct asiojack_driver *d), (d))
 
 /* ------------------------------------------------------------- construction */
 
@@ -285,6 +313,7 @@ HRESULT asiojack_driver_create(REFIID riid, void **out)
     d->state = STATE_LOADED;
     InitializeCriticalSection(&d->lock);
     InitializeCriticalSection(&d->io_lock);
+    InitializeSRWLock(&d->shm_lock);
     asiojack_module_ref();
     HRESULT hr = driver_query_interface(d, riid, out);
     driver_release(d); /* the query's reference is the caller's */

@@ -47,6 +47,8 @@ static HRESULT STDMETHODCALLTYPE factory_query_interface(IClassFactory *self, RE
     if (!out)
         return E_POINTER;
     if (same_guid(riid, &iid_unknown) || same_guid(riid, &iid_class_factory)) {
+        /* COM's rule: what QueryInterface hands out, the caller Releases. */
+        self->lpVtbl->AddRef(self);
         *out = self;
         return S_OK;
     }
@@ -104,10 +106,7 @@ HRESULT WINAPI DllGetClassObject(REFCLSID clsid, REFIID riid, void **out)
     *out = NULL;
     if (!same_guid(clsid, &asiojack_clsid))
         return CLASS_E_CLASSNOTAVAILABLE;
-    HRESULT hr = factory_query_interface(&factory, riid, out);
-    if (SUCCEEDED(hr))
-        factory_add_ref(&factory);
-    return hr;
+    return factory_query_interface(&factory, riid, out);
 }
 
 HRESULT WINAPI DllCanUnloadNow(void)

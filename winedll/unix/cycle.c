@@ -45,6 +45,12 @@ asiojack_ntstatus asiojack_unix_wait(void *args)
         ready = asiojack_client_wait(c, &seq, &events, left_ms < SLICE_MS ? (int)left_ms : SLICE_MS);
         if (ready || events)
             break;
+        /* A slice with no cycle: is the server still there?  Only asked
+         * when cycles are not coming, so it costs the audio path nothing. */
+        if (!asiojack_client_server_alive(c)) {
+            events = ASIOJACK_UNIX_EVENT_SERVER_GONE;
+            break;
+        }
     }
     p->ready = (uint32_t)ready;
     p->seq = seq;
