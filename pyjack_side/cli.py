@@ -84,6 +84,13 @@ def _doctor(args: argparse.Namespace) -> int:
     return 1 if any(check.ok is False for check in checks) else 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    from pyjack_side import status
+    from pyjack_side.paths import socket_path
+
+    return status.run(socket_path(), as_json=args.json, watch=args.watch)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -111,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="use Wine's own DLL directory (needs root) instead of "
                             "~/.local/share/asiojack/wine + WINEDLLPATH")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("status", help="what runs now: JACK, each program, its counters "
+                                      "and meters")
+    p.add_argument("--json", action="store_true", help="print the server's JSON document")
+    p.add_argument("--watch", action="store_true",
+                   help="redraw twice a second until Ctrl-C")
+    p.set_defaults(func=_status)
 
     p = sub.add_parser("doctor", help="check Wine, the prefix, JACK, the server, real-time")
     p.add_argument("--prefix", type=Path, default=None,

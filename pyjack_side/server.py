@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pyjack_side import __version__
+from pyjack_side import __version__, status
 from pyjack_side.abi import lib
 from pyjack_side.config import RESET_KEYS, Config, ConfigError
 from pyjack_side.config import load as load_config
@@ -117,6 +117,9 @@ class Connection:
         body = decode(msg_type, payload)
         if msg_type == lib.ASIOJACK_MSG_OPEN:
             await self.open(body)
+            return True
+        if msg_type == lib.ASIOJACK_MSG_STATUS:
+            self.send(await self.server.status())
             return True
         session = self.session
         if session is None:
@@ -255,6 +258,22 @@ class Server:
         self._session_ids = 0
         self._stop = asyncio.Event()
         self._idle_since = time.monotonic()
+        self._started = time.monotonic()
+        self._jack_probe = status.JackProbe()
+
+    async def status(self) -> bytes:
+        """A framed STATUS_REPLY: this server, JACK and every open session."""
+        programs = [(conn.session, conn.exe_name, conn.pid, conn.bits)
+                    for conn in list(self.connections) if conn.session is not None]
+        programs.sort(key=lambda p: p[0].session_id)
+        about = {"version": __version__, "protocol": lib.ASIOJACK_PROTOCOL_VERSION,
+                 "pid": os.getpid(), "socket": str(self.path),
+                 "config": str(self.config_file) if self.config_file else None,
+                 "uptime_s": round(time.monotonic() - self._started, 1)}
+        # Loads and connections are libjack calls: the worker's job.
+        document = await asyncio.get_running_loop().run_in_executor(
+            self.jack_worker, status.collect, about, programs, self._jack_probe)
+        return status.encode(document)
 
     def next_session_id(self) -> int:
         """A number no other session of this server has."""
