@@ -48,6 +48,8 @@ def _register(args: argparse.Namespace) -> int:
     from pyjack_side import wine
 
     prefix = args.prefix or wine.default_prefix()
+    print(f"registering asiojack in the Wine prefix {prefix} (Wine may take a while "
+          "to update it) ...", flush=True)
     try:
         done = wine.register(prefix, system=args.system)
     except (wine.WineError, OSError) as err:
@@ -89,6 +91,10 @@ def _status(args: argparse.Namespace) -> int:
     from pyjack_side.paths import socket_path
 
     return status.run(socket_path(), as_json=args.json, watch=args.watch)
+
+
+#: commands that load libjack, whose raw messages go through the logger
+USES_JACK = ("serve", "doctor", "status", "settings")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="asiojack: %(levelname)s %(name)s: %(message)s")
+    if args.command in USES_JACK:
+        from pyjack_side.jacklog import route_libjack_messages
+
+        route_libjack_messages()
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
