@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pyjack_side import __version__
-from pyjack_side.config import ConfigError, load
+from pyjack_side.config import ConfigError, load, toml_value
 from pyjack_side.paths import config_path
 
 
@@ -36,11 +36,27 @@ def _settings(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
     path = args.config or config_path()
     config = load(path)
     print(f"# {path}{'' if path.exists() else ' (does not exist: defaults)'}")
-    for key, value in vars(config).items():
-        print(f"{key} = {value!r}")
+    effective = config
+    if args.program:
+        table = config.program_table(args.program)
+        effective = config.for_program(args.program)
+        print(f"# for {args.program}: " + (f'[programs."{table.name}"] over the rest'
+                                            if table else "no [programs] table applies"))
+    own = dict(table.values) if args.program and table else {}
+    for f in fields(effective):
+        if f.name == "programs":
+            continue
+        print(f"{f.name} = {toml_value(getattr(effective, f.name))}"
+              + ("  # this program's" if f.name in own else ""))
+    if not args.program:
+        for t in config.programs:
+            print(f'# [programs."{t.name}"] sets ' + ", ".join(k for k, _ in t.values)
+                  + f": asiojack config --program {t.name}")
     return 0
 
 
@@ -142,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_settings)
 
     p = sub.add_parser("config", help="print the effective configuration")
+    p.add_argument("--program", metavar="EXE", default=None,
+                   help='the settings one program gets, e.g. REAPER.exe '
+                        '(its [programs."REAPER.exe"] table over the rest)')
     p.set_defaults(func=_config)
     return parser
 

@@ -180,7 +180,7 @@ class Connection:
         """Open this connection's session: a JACK client and its segment."""
         if self.session is not None:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "a session is already open")
-        config = self.server.config
+        config = self.server.config.for_program(self.exe_name)
         wanted = text(body.client_name) or client_name_for(self.exe_name)
         n_in = int(body.n_inputs) or config.inputs
         n_out = int(body.n_outputs) or config.outputs
@@ -312,13 +312,20 @@ class Server:
             log.error("configuration not applied: %s", err)
             return
         old, self.config = self.config, new
-        needs_reset = any(getattr(old, key) != getattr(new, key) for key in RESET_KEYS)
+        # Each program by its own effective settings ([programs."X.exe"]).
+        resets = []
+        for conn in list(self.connections):
+            if conn.session is None:
+                continue
+            before, after = old.for_program(conn.exe_name), new.for_program(conn.exe_name)
+            conn.session.apply_config(after)
+            if any(getattr(before, key) != getattr(after, key) for key in RESET_KEYS):
+                resets.append((conn.exe_name, conn.session))
         log.info("configuration reloaded from %s%s", self.config_file,
-                 ": hosts are asked to reset" if needs_reset and self.sessions else "")
-        for session in list(self.sessions.values()):
-            session.apply_config(new)
-            if needs_reset:
-                session.raise_reset()
+                 ": hosts are asked to reset (" + ", ".join(exe for exe, _ in resets) + ")"
+                 if resets else "")
+        for _, session in resets:
+            session.raise_reset()
 
     async def _watch_peers(self) -> None:
         """Close connections whose process died without the socket noticing yet."""

@@ -15,23 +15,31 @@ from pathlib import Path
 from typing import Any
 
 from pyjack_side.abi import SAMPLE_TYPES
-from pyjack_side.config import BUFFER_MODES, Config, ConfigError, from_mapping, load
+from pyjack_side.config import (
+    BUFFER_MODES,
+    Config,
+    ConfigError,
+    from_mapping,
+    load,
+    toml_value,
+)
 
 TITLE = "asiojack settings"
+#: the keys the window edits (names and program tables are the file's)
+FORM_FIELDS = [f for f in fields(Config)
+               if f.name not in ("input_names", "output_names", "programs")]
 
 
 def to_toml(config: Config) -> str:
     """The configuration as a TOML file (every key, so the file says it all)."""
     lines = ["# asiojack configuration (written by asiojack settings)"]
     for f in fields(Config):
-        value = getattr(config, f.name)
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, str):
-            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        else:
-            text = repr(value)
-        lines.append(f"{f.name} = {text}")
+        if f.name != "programs":
+            lines.append(f"{f.name} = {toml_value(getattr(config, f.name))}")
+    for table in config.programs:
+        lines.append("")
+        lines.append(f"[programs.{toml_value(table.name)}]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in table.values]
     return "\n".join(lines) + "\n"
 
 
@@ -83,7 +91,7 @@ def run(path: Path) -> int:
     variables: dict[str, tk.Variable] = {}
     first_entry: Any = None
     choices = {"sample_type": list(SAMPLE_TYPES), "buffer_size": list(BUFFER_MODES)}
-    for row, f in enumerate(fields(Config)):
+    for row, f in enumerate(FORM_FIELDS):
         ttk.Label(frame, text=f.name.replace("_", " ")).grid(row=row, column=0, sticky="w")
         value = getattr(current, f.name)
         if isinstance(value, bool):
@@ -106,7 +114,7 @@ def run(path: Path) -> int:
     def on_save() -> None:
         values: dict[str, Any] = {}
         try:
-            for f in fields(Config):
+            for f in FORM_FIELDS:
                 raw = variables[f.name].get()  # type: ignore[no-untyped-call]
                 kind = type(getattr(current, f.name))
                 values[f.name] = raw if kind is bool else _parse(str(raw), kind)
