@@ -32,7 +32,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _settings(args: argparse.Namespace) -> int:
     from pyjack_side import settings
 
-    return settings.run(args.config or config_path())
+    return settings.run(args.config or config_path(), opener_pid=args.pid)
 
 
 def _config(args: argparse.Namespace) -> int:
@@ -153,8 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Wine prefix (default: $WINEPREFIX or ~/.wine)")
     p.set_defaults(func=_doctor)
 
-    p = sub.add_parser("settings", help="a window to edit the configuration "
-                                        "(what the ASIO control panel opens)")
+    p = sub.add_parser("settings", help="the control panel: live status, meters and the "
+                                        "settings (what the ASIO control panel opens)")
+    p.add_argument("--pid", type=int, default=0,
+                   help="the program that opened the panel (shown first)")
     p.set_defaults(func=_settings)
 
     p = sub.add_parser("config", help="print the effective configuration")
