@@ -67,11 +67,15 @@ def _register(args: argparse.Namespace) -> int:
     print(f"registering asiojack in the Wine prefix {prefix} (Wine may take a while "
           "to update it) ...", flush=True)
     try:
+        if args.as_wineasio and (prefix / "system.reg").exists():
+            # Refuse before anything is written.
+            wine.refuse_if_wineasio(prefix)
         done = wine.register(prefix, system=args.system)
+        alias = wine.register_wineasio_alias(prefix) if args.as_wineasio else []
     except (wine.WineError, OSError) as err:
         print(f"asiojack: register failed: {err}", file=sys.stderr)
         return 1
-    for step in done.steps:
+    for step in done.steps + alias:
         print(step)
     if done.winedllpath_needed:
         print(f"Run Windows programs with WINEDLLPATH={done.dll_dir} so Wine finds the "
@@ -84,7 +88,8 @@ def _unregister(args: argparse.Namespace) -> int:
 
     prefix = args.prefix or wine.default_prefix()
     try:
-        steps = wine.unregister(prefix, system=args.system)
+        steps = wine.unregister_wineasio_alias(prefix)
+        steps += wine.unregister(prefix, system=args.system)
     except (wine.WineError, OSError) as err:
         print(f"asiojack: unregister failed: {err}", file=sys.stderr)
         return 1
@@ -139,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--system", action="store_true",
                        help="use Wine's own DLL directory (needs root) instead of "
                             "~/.local/share/asiojack/wine + WINEDLLPATH")
+        if name == "register":
+            p.add_argument("--as-wineasio", action="store_true",
+                           help="also answer to WineASIO's registry name and CLSID, for "
+                                "setups that look for WineASIO (refused if WineASIO "
+                                "itself is registered; unregister undoes it)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("status", help="what runs now: JACK, each program, its counters "
