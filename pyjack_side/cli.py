@@ -121,12 +121,16 @@ USES_JACK = ("serve", "doctor", "status", "settings")
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
-        prog="asiojack", description="ASIO for Wine programs, through JACK.")
+        prog="asiojack", description="ASIO for Wine programs, through JACK.",
+        epilog="Start with `asiojack register`, then pick asiojack in the program's audio "
+               "settings. `asiojack COMMAND --help` shows a command's options.")
     parser.add_argument("--version", action="version", version=f"asiojack {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log more, libjack's own messages too")
     parser.add_argument("--config", type=Path, default=None,
                         help="configuration file (default: ~/.config/asiojack/config.toml)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                title="commands")
 
     p = sub.add_parser("serve", help="run the server in the foreground")
     p.add_argument("--idle-timeout", type=float, default=None,
@@ -136,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_serve)
 
     for name, func, text in (
-            ("register", _register, "install the driver into a Wine prefix and register it"),
-            ("unregister", _unregister, "undo register")):
+            ("register", _register, "install the driver into a Wine prefix"),
+            ("unregister", _unregister, "take the driver out of a Wine prefix")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--prefix", type=Path, default=None,
                        help="Wine prefix (default: $WINEPREFIX or ~/.wine)")
@@ -151,25 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
                                 "itself is registered; unregister undoes it)")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("status", help="what runs now: JACK, each program, its counters "
-                                      "and meters")
+    p = sub.add_parser("status", help="what runs now: JACK, programs, counters, meters")
     p.add_argument("--json", action="store_true", help="print the server's JSON document")
     p.add_argument("--watch", action="store_true",
                    help="redraw twice a second until Ctrl-C")
     p.set_defaults(func=_status)
 
-    p = sub.add_parser("doctor", help="check Wine, the prefix, JACK, the server, real-time")
+    p = sub.add_parser("doctor", help="check Wine, prefix, JACK, server, real-time")
     p.add_argument("--prefix", type=Path, default=None,
                    help="Wine prefix (default: $WINEPREFIX or ~/.wine)")
     p.set_defaults(func=_doctor)
 
-    p = sub.add_parser("settings", help="the control panel: live status, meters and the "
-                                        "settings (what the ASIO control panel opens)")
+    p = sub.add_parser("settings", help="the control panel window (status, settings)")
     p.add_argument("--pid", type=int, default=0,
                    help="the program that opened the panel (shown first)")
     p.set_defaults(func=_settings)
 
-    p = sub.add_parser("config", help="print the effective configuration")
+    p = sub.add_parser("config", help="print the settings in effect")
     p.add_argument("--program", metavar="EXE", default=None,
                    help='the settings one program gets, e.g. REAPER.exe '
                         '(its [programs."REAPER.exe"] table over the rest)')
