@@ -49,7 +49,7 @@ WATCH_INTERVAL = 0.5
 #: meter scale of the text bars: -60 dBFS .. 0 dBFS
 METER_FLOOR_DB = -60.0
 #: how long a status without sessions reuses its JACK probe (seconds)
-PROBE_CACHE_SECONDS = 2.0
+PROBE_CACHE_SECONDS = 5.0
 
 _SAMPLE_NAMES = {code: name for name, code in SAMPLE_TYPES.items()}
 

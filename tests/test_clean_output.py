@@ -64,3 +64,11 @@ def test_server_keeps_libjack_out_of_its_output(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=20)
     assert code == lib.ASIOJACK_ERR_JACK and "JACK server not running" in message
     assert libjack_said(out + err) == [], err
+
+
+def test_register_says_what_it_is_doing(tmp_path: Path) -> None:
+    # A long step announces itself before Wine is even asked; a failure says why.
+    r = run_cli(tmp_path, "asiojack-nobody-here", "register", "--prefix",
+                str(tmp_path / "no-prefix"))
+    assert r.stdout.startswith(f"registering asiojack in the Wine prefix {tmp_path / 'no-prefix'}")
+    assert r.returncode == 1 and "no Wine prefix at" in r.stderr
