@@ -141,3 +141,26 @@ def test_saving_settings_keeps_program_tables(tmp_path: Path) -> None:
     assert saved.for_program("Named.exe").input_names == ("Guitar", "Vocal mic")
     assert saved.for_program("Named.exe").deadline == 0.5
     assert saved.for_program("Other.exe").deadline == 0.6
+
+
+def test_editing_a_program_table_touches_only_that_program(server: AsiojackServer,
+                                                          peer_bin: Path) -> None:
+    from conftest import wait_for
+
+    from pyjack_side.abi import lib
+
+    named = start_peer(peer_bin, server, "--exe", "Named.exe", "--seconds", "4")
+    other = start_peer(peer_bin, server, "--exe", "Other.exe", "--seconds", "4")
+    seg, seg_other = Segment(named.shm_name), Segment(other.shm_name)
+    # A live key applies at once, to that program alone ...
+    server.config.write_text(CONFIG.replace("deadline = 0.5", "deadline = 0.4"))
+    wait_for(lambda: seg.deadline_permille == 400, 5, "Named.exe's new deadline")
+    assert seg_other.deadline_permille == 900
+    # ... and a structural one resets that program's host alone.
+    server.config.write_text(CONFIG.replace("deadline = 0.5", "deadline = 0.4")
+                             .replace('"Vocal mic"]', '"Vox"]'))
+    wait_for(lambda: "hosts are asked to reset (Named.exe)" in server.log_text(), 5,
+             "the reset of Named.exe")
+    stats, stats_other = named.finish(), other.finish()
+    assert int(stats["events"]) & lib.ASIOJACK_EVENT_RESET, stats
+    assert not int(stats_other["events"]) & lib.ASIOJACK_EVENT_RESET, stats_other
