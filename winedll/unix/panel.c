@@ -48,8 +48,8 @@ asiojack_ntstatus asiojack_unix_control_panel(void *args)
      * process to reap and the window outlives a host that quits. */
     static const char script[] =
         "cmd=\"${ASIOJACK_SERVER:-asiojack}\"; cd / && "
-        "setsid $cmd settings </dev/null >>\"$1\" 2>&1 &";
-    char log[300];
+        "setsid $cmd settings --pid \"$2\" </dev/null >>\"$1\" 2>&1 &";
+    char log[300], pid[16];
     pid_t sh_pid;
     int status;
 
@@ -70,7 +70,10 @@ asiojack_ntstatus asiojack_unix_control_panel(void *args)
         return ASIOJACK_STATUS_SUCCESS;
     }
     log_path(log, sizeof(log));
-    char *argv[] = {"sh", "-c", (char *)script, "sh", log, NULL};
+    /* The window shows this program first: the server knows it by this
+     * pid (the socket's peer), the Wine process itself. */
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    char *argv[] = {"sh", "-c", (char *)script, "sh", log, pid, NULL};
     /* The settings window is our Python too: no runtime's libraries in it. */
     char *envp[256];
     asiojack_server_environ(envp, sizeof(envp) / sizeof(envp[0]));
