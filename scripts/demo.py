@@ -36,7 +36,6 @@ from asiojack_rig.winehost import (  # noqa: E402
     portaudio_dll,
     wine_loader,
 )
-
 from pyjack_side.jacklog import route_libjack_messages  # noqa: E402
 
 

@@ -724,8 +724,7 @@ def test_control_panel_starts_the_settings_window_without_blocking(
 def test_control_panel_shows_the_opener_live_and_saves(
         prefix: WinePrefix, hosts: dict[str, Path], server: AsiojackServer,
         tmp_path: Path) -> None:
-    from panelrig import Screen, distinct_colours, write_png
-
+    from asiojack_rig.panelrig import Screen, distinct_colours, write_png
     from pyjack_side.config import load
 
     marker = tmp_path / "settings-pid"

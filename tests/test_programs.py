@@ -11,8 +11,8 @@ from pathlib import Path
 import jack
 import pytest
 from conftest import ROOT, AsiojackServer, Jackd, Segment, start_peer, start_server
-from winehost import WinePrefix, make_prefix, parse_host_output, wine_loader
 
+from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output, wine_loader
 from pyjack_side.abi import ffi
 
 CONFIG = """inputs = 4

@@ -82,8 +82,8 @@ def test_window_edits_the_file(xserver: str, tmp_path: Path) -> None:
 
 
 def test_panel_shows_live_meters_with_clip(tmp_path: Path, jackd256, peer_bin: Path) -> None:  # noqa: ANN001
-    from harness import start_peer, start_server
-    from panelrig import Screen, Source, write_png
+    from asiojack_rig.harness import start_peer, start_server
+    from asiojack_rig.panelrig import Screen, Source, write_png
 
     server = start_server(tmp_path, jackd256)
     screen = Screen(tmp_path, 1024, 768)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from conftest import AsiojackServer, Jackd, start_server
-from winehost import WinePrefix, make_prefix
 
+from asiojack_rig.winehost import WinePrefix, make_prefix
 from pyjack_side import wine
 
 CONFIG = "inputs = 2\noutputs = 2\ndeadline = 0.9\n"

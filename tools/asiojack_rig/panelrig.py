@@ -26,6 +26,7 @@ class Source:
     """A JACK client playing fixed waveforms of known peaks on ports sig1, sig2, ..."""
 
     def __init__(self, client: jack.Client, peaks: list[float]) -> None:
+        """Register one output per peak on ``client`` and start playing."""
         self.client = client
         frames = client.blocksize
         self.ports = [client.outports.register(f"sig{i + 1}") for i in range(len(peaks))]
@@ -40,6 +41,7 @@ class Source:
             port.get_array()[:] = wave
 
     def close(self) -> None:
+        """Stop playing and close the JACK client."""
         self.client.deactivate()
         self.client.close()
 
@@ -48,6 +50,7 @@ class Screen:
     """A private Xvfb whose screen can be read as pixels."""
 
     def __init__(self, workdir: Path, width: int = 1024, height: int = 768) -> None:
+        """Start Xvfb with its framebuffer in ``workdir``/fb; wait for its socket."""
         exe = shutil.which("Xvfb")
         if exe is None:
             raise FileNotFoundError("Xvfb is not installed (apt-get install xvfb)")
@@ -65,14 +68,17 @@ class Screen:
             time.sleep(0.05)
 
     def env(self) -> dict[str, str]:
+        """The current environment with DISPLAY set to the screen."""
         return dict(os.environ, DISPLAY=self.display)
 
     def xdotool(self, *args: str) -> str:
+        """Run xdotool on this screen; its stdout, stripped."""
         r = subprocess.run(["xdotool", *args], env=self.env(), capture_output=True, text=True,
                            timeout=20)
         return r.stdout.strip()
 
     def find_window(self, name: str, timeout: float = 20) -> str:
+        """The id of the first window named ``name``, waiting up to ``timeout`` s."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             found = self.xdotool("search", "--name", name).split()
@@ -103,6 +109,7 @@ class Screen:
         return pixels[:, :, [2, 1, 0]].copy()  # B, G, R, X -> R, G, B
 
     def stop(self) -> None:
+        """Stop Xvfb."""
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(5)
