@@ -132,10 +132,30 @@ def _status(args: argparse.Namespace) -> int:
 USES_JACK = ("serve", "doctor", "status", "settings")
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, measuring subcommand names at their own indent.
+
+    argparse sizes the name column from the subcommands' names at the
+    group's indent, then prints them one indent deeper, so the longest
+    (install-service) would push its purpose onto a line of its own.
+    """
+
+    def add_argument(self, action: argparse.Action) -> None:
+        """Add ``action``, widening the name column for its subcommands."""
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction) and action.help != argparse.SUPPRESS:
+            for sub in action._get_subactions():
+                self._action_max_length = max(
+                    self._action_max_length,
+                    len(self._format_action_invocation(sub)) + self._current_indent
+                    + self._indent_increment)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
         prog="asiojack", description="ASIO for Wine programs, through JACK.",
+        formatter_class=_HelpFormatter,
         epilog="Start with `asiojack register`, then pick asiojack in the program's audio "
                "settings. `asiojack COMMAND --help` shows a command's options.")
     parser.add_argument("--version", action="version", version=f"asiojack {__version__}")
@@ -175,9 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     p = sub.add_parser("install-service",
-                       help="install systemd user units (asiojack.socket + asiojack.service) "
-                            "so the server is there before any program, also for programs "
-                            "in a container (Proton)")
+                       help="systemd user units: the server up before any program",
+                       description="Install systemd user units (asiojack.socket + "
+                                   "asiojack.service) so the server is there before any "
+                                   "program, also for programs in a container (Proton).")
     p.add_argument("--dir", type=Path, default=None,
                    help="where to write the units (default: ~/.config/systemd/user)")
     p.add_argument("--no-enable", action="store_true",

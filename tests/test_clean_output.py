@@ -62,7 +62,8 @@ def test_server_keeps_libjack_out_of_its_output(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=20)
-    assert code == lib.ASIOJACK_ERR_JACK and "JACK server not running" in message
+    assert code == lib.ASIOJACK_ERR_JACK and \
+        "JACK server 'asiojack-nobody-here' not running" in message
     assert libjack_said(out + err) == [], err
 
 
