@@ -207,6 +207,17 @@ struct asiojack_shm {
         float gain;            /* linear, 1.0 = unity */
         uint32_t reserved[2];
     } monitor[ASIOJACK_MAX_CHANNELS];
+
+    /* Meters, engine-written every published cycle: the peak |sample| of
+     * each active channel in that cycle (0 for inactive channels and for
+     * outputs the engine played as silence), and how many cycles reached
+     * full scale (|sample| >= 1.0), so a clip between two looks is not
+     * lost.  Inputs are measured on the JACK side before conversion,
+     * outputs as played to JACK.  Read by status and the control panel. */
+    float in_peak[ASIOJACK_MAX_CHANNELS];
+    float out_peak[ASIOJACK_MAX_CHANNELS];
+    uint32_t in_clips[ASIOJACK_MAX_CHANNELS];
+    uint32_t out_clips[ASIOJACK_MAX_CHANNELS];
 };
 
 /*
@@ -393,12 +404,14 @@ enum asiojack_msg_type {
     ASIOJACK_MSG_CLOSE = 7,
     ASIOJACK_MSG_SET_MONITOR = 8,
     ASIOJACK_MSG_TRANSPORT = 9,
+    ASIOJACK_MSG_STATUS = 10,   /* no payload; any client, after HELLO */
     /* replies, server -> driver */
     ASIOJACK_MSG_OK = 0x100,
     ASIOJACK_MSG_ERROR = 0x101,
     ASIOJACK_MSG_WELCOME = 0x102,
     ASIOJACK_MSG_OPENED = 0x103,
     ASIOJACK_MSG_REDIRECT = 0x104,  /* OPEN: ask that server instead */
+    ASIOJACK_MSG_STATUS_REPLY = 0x105,
 };
 
 enum asiojack_error_code {
@@ -499,6 +512,21 @@ struct asiojack_msg_transport {
     uint32_t frame_hi;
 };
 
+/*
+ * STATUS_REPLY: this header, then `json_size` bytes of UTF-8 JSON (no NUL)
+ * describing the server, JACK and every session; its keys are those of
+ * ASIOJACK_STATUS_VERSION, documented in pyjack_side/status.py.  A reply
+ * is not bound by ASIOJACK_MAX_MESSAGE (that limits what peers send).
+ * JSON rather than structs because it is read by people and scripts
+ * (`asiojack status --json`), never by the real-time path, and grows
+ * with the number of programs and channels.
+ */
+#define ASIOJACK_STATUS_VERSION 1
+struct asiojack_msg_status_reply {
+    uint32_t status_version;    /* ASIOJACK_STATUS_VERSION */
+    uint32_t json_size;
+};
+
 /* ------------------------------------------------------------------------
  * Layout pins: the same numbers on i386 and x86_64.
  * ---------------------------------------------------------------------- */
@@ -520,7 +548,10 @@ ASIOJACK_ASSERT_OFFSET(asiojack_shm, client_name, 704 + 2 * 128 * 64);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, wait_histogram, 704 + 2 * 128 * 64 + 64);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, monitor, 704 + 2 * 128 * 64 + 64 + 4096);
 _Static_assert(sizeof(struct asiojack_monitor) == 16, "monitor entry size");
-_Static_assert(sizeof(struct asiojack_shm) == 704 + 2 * 128 * 64 + 64 + 4096 + 2048,
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, in_peak, 704 + 2 * 128 * 64 + 64 + 4096 + 2048);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, out_clips,
+                       704 + 2 * 128 * 64 + 64 + 4096 + 2048 + 3 * 512);
+_Static_assert(sizeof(struct asiojack_shm) == 704 + 2 * 128 * 64 + 64 + 4096 + 2048 + 2048,
                "asiojack_shm size");
 _Static_assert(sizeof(struct asiojack_shm) % ASIOJACK_CACHE_LINE == 0,
                "audio buffers must start cache-line aligned");
@@ -536,5 +567,6 @@ _Static_assert(sizeof(struct asiojack_msg_create_buffers) == 264,
                "create_buffers size");
 _Static_assert(sizeof(struct asiojack_msg_set_monitor) == 24, "set_monitor size");
 _Static_assert(sizeof(struct asiojack_msg_transport) == 16, "transport size");
+_Static_assert(sizeof(struct asiojack_msg_status_reply) == 8, "status reply size");
 
 #endif /* ASIOJACK_ABI_H */

@@ -23,6 +23,7 @@ REQUEST_PAYLOADS: dict[int, str | None] = {
     lib.ASIOJACK_MSG_CLOSE: None,
     lib.ASIOJACK_MSG_SET_MONITOR: "struct asiojack_msg_set_monitor",
     lib.ASIOJACK_MSG_TRANSPORT: "struct asiojack_msg_transport",
+    lib.ASIOJACK_MSG_STATUS: None,
 }
 
 

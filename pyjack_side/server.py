@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pyjack_side import __version__
+from pyjack_side import __version__, status
 from pyjack_side.abi import lib
 from pyjack_side.config import RESET_KEYS, Config, ConfigError
 from pyjack_side.config import load as load_config
@@ -162,6 +162,9 @@ class Connection:
         if msg_type == lib.ASIOJACK_MSG_OPEN:
             await self.open(body)
             return True
+        if msg_type == lib.ASIOJACK_MSG_STATUS:
+            self.send(await self.server.status())
+            return True
         session = self.session
         if session is None:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "no session is open on this connection")
@@ -222,7 +225,6 @@ class Connection:
         """Open this connection's session: a JACK client and its segment."""
         if self.session is not None:
             raise SessionError(lib.ASIOJACK_ERR_STATE, "a session is already open")
-        config = self.server.config
         jack_server = text(body.jack_server) or self.server.jack_server
         if jack_server != self.server.jack_server:
             # This process's libjack is bound to another JACK server: a
@@ -235,6 +237,7 @@ class Connection:
                            new("struct asiojack_msg_redirect", jack_server=jack_server,
                                socket_path=str(path))))
             return
+        config = self.server.config.for_program(self.exe_name)
         # The wish (or the program's name) is the driver's; the name is ours.
         wanted = client_name_for(text(body.client_name) or self.exe_name)
         n_in = int(body.n_inputs) or config.inputs
@@ -332,6 +335,22 @@ class Server:
         self.jack_stuck = False
         # conditions logged and not yet over: text -> [times seen, last seen]
         self._conditions: dict[str, list[float]] = {}
+        self._started = time.monotonic()
+        self._jack_probe = status.JackProbe()
+
+    async def status(self) -> bytes:
+        """A framed STATUS_REPLY: this server, JACK and every open session."""
+        programs = [(conn.session, conn.exe_name, conn.pid, conn.bits)
+                    for conn in list(self.connections) if conn.session is not None]
+        programs.sort(key=lambda p: p[0].session_id)
+        about = {"version": __version__, "protocol": lib.ASIOJACK_PROTOCOL_VERSION,
+                 "pid": os.getpid(), "socket": str(self.path),
+                 "config": str(self.config_file) if self.config_file else None,
+                 "uptime_s": round(time.monotonic() - self._started, 1)}
+        # Loads and connections are libjack calls: the worker's job.
+        document = await asyncio.get_running_loop().run_in_executor(
+            self.jack_worker, status.collect, about, programs, self._jack_probe)
+        return status.encode(document)
 
     def sibling_for(self, jack_server: str) -> Path:
         """The socket of a server bound to ``jack_server``, started if none answers.
@@ -458,13 +477,20 @@ class Server:
             log.error("configuration not applied: %s", err)
             return
         old, self.config = self.config, new
-        needs_reset = any(getattr(old, key) != getattr(new, key) for key in RESET_KEYS)
+        # Each program by its own effective settings ([programs."X.exe"]).
+        resets = []
+        for conn in list(self.connections):
+            if conn.session is None:
+                continue
+            before, after = old.for_program(conn.exe_name), new.for_program(conn.exe_name)
+            conn.session.apply_config(after)
+            if any(getattr(before, key) != getattr(after, key) for key in RESET_KEYS):
+                resets.append((conn.exe_name, conn.session))
         log.info("configuration reloaded from %s%s", self.config_file,
-                 ": hosts are asked to reset" if needs_reset and self.sessions else "")
-        for session in list(self.sessions.values()):
-            session.apply_config(new)
-            if needs_reset:
-                session.raise_reset()
+                 ": hosts are asked to reset (" + ", ".join(exe for exe, _ in resets) + ")"
+                 if resets else "")
+        for _, session in resets:
+            session.raise_reset()
 
     async def _watch_peers(self) -> None:
         """Close connections whose process died without the socket noticing yet."""

@@ -77,6 +77,11 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def port_name(names: tuple[str, ...], index: int, prefix: str) -> str:
+    """A port's short name: the configured one, else ``in_N``/``out_N``."""
+    return names[index] if index < len(names) else f"{prefix}_{index + 1}"
+
+
 def alive(pid: int) -> bool:
     """Whether process ``pid`` exists."""
     try:
@@ -279,9 +284,11 @@ class Session:
     def _register_ports(self, n_inputs: int, n_outputs: int) -> None:
         assert self.client is not None
         for i in range(n_inputs):
-            self.inports.append(self.client.inports.register(f"in_{i + 1}"))
+            self.inports.append(self.client.inports.register(
+                port_name(self.config.input_names, i, "in")))
         for i in range(n_outputs):
-            self.outports.append(self.client.outports.register(f"out_{i + 1}"))
+            self.outports.append(self.client.outports.register(
+                port_name(self.config.output_names, i, "out")))
         self.refresh_names()
 
     def refresh_names(self) -> None:

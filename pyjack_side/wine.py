@@ -286,3 +286,145 @@ def is_registered(prefix: Path) -> bool:
     except WineError:
         return False
     return True
+
+
+# ------------------------------------------------- a drop-in for WineASIO
+#: the COM class asiojack registers itself under (winedll/pe/driver.h)
+ASIOJACK_CLSID = "{214671F4-47F6-4A5B-B921-2B3E3C5B5F59}"
+#: the registry name and COM class WineASIO registers (read from its source)
+WINEASIO_NAME = "WineASIO"
+WINEASIO_CLSID = "{48D0C522-BFCC-45CC-8B84-17F25F33E6E8}"
+#: the driver name hosts list for WineASIO (its Description value)
+WINEASIO_DESCRIPTION = "WineASIO Driver"
+#: the alias's COM class name, by which asiojack knows the alias as its own
+ALIAS_MARKER = "asiojack (as WineASIO)"
+_SOFTWARE = "HKEY_LOCAL_MACHINE\\Software"
+#: where each registry view keeps the ASIO list and the COM classes
+_VIEWS = {"64": (_SOFTWARE + "\\ASIO", _SOFTWARE + "\\Classes\\CLSID"),
+          "32": (_SOFTWARE + "\\Wow6432Node\\ASIO",
+                 _SOFTWARE + "\\Classes\\Wow6432Node\\CLSID")}
+
+Registry = dict[str, dict[str, str]]
+
+
+def _parse_reg(text: str) -> Registry:
+    """Keys (lower case) to their string values (lower-case names, '@' the default)."""
+    keys: Registry = {}
+    current: dict[str, str] | None = None
+    value_line = re.compile(r'^(@|"((?:[^"\\]|\\.)*)")="((?:[^"\\]|\\.)*)"$')
+    for line in text.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            current = keys.setdefault(line[1:-1].lower(), {})
+            continue
+        found = value_line.match(line)
+        if found and current is not None:
+            name = "@" if found.group(1) == "@" else found.group(2).lower()
+            current[name] = re.sub(r"\\(.)", r"\1", found.group(3))
+    return keys
+
+
+def _registry(prefix: Path) -> Registry:
+    """The prefix's HKLM Software key, both views, read through Wine in one call."""
+    out = prefix / "drive_c" / "asiojack-registry.reg"
+    try:
+        _run_wine(prefix, None, "regedit", "/E", "C:\\asiojack-registry.reg", _SOFTWARE,
+                  timeout=180)
+        return _parse_reg(out.read_bytes().decode("utf-16", "replace"))
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def _import(prefix: Path, lines: list[str]) -> None:
+    """Apply registry edits (REGEDIT4 lines) through Wine in one call."""
+    reg = prefix / "drive_c" / "asiojack-edit.reg"
+    reg.write_text("REGEDIT4\r\n\r\n" + "\r\n".join(lines) + "\r\n", encoding="ascii")
+    try:
+        _run_wine(prefix, None, "regedit", "/S", "C:\\asiojack-edit.reg", timeout=180)
+    finally:
+        reg.unlink(missing_ok=True)
+
+
+def _reg_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def wineasio_owner(prefix: Path, registry: Registry | None = None) -> str | None:
+    """Who holds WineASIO's name or CLSID in ``prefix``: None (nobody), 'asiojack', or words.
+
+    The words name what the keys point at, for the refusal.
+    """
+    registry = _registry(prefix) if registry is None else registry
+    owner: str | None = None
+    for view, (asio, classes) in _VIEWS.items():
+        name_key = registry.get(f"{asio}\\{WINEASIO_NAME}".lower())
+        class_key = registry.get(f"{classes}\\{WINEASIO_CLSID}".lower())
+        server = registry.get(f"{classes}\\{WINEASIO_CLSID}\\InprocServer32".lower(), {})
+        if name_key is None and class_key is None:
+            continue
+        dll = server.get("@", "")
+        if dll.lower().endswith(DLL) and class_key is not None \
+                and class_key.get("@") == ALIAS_MARKER:
+            owner = owner or "asiojack"
+            continue
+        return (f"WineASIO is registered in {prefix} ({view}-bit view: "
+                f"HKLM\\Software\\ASIO\\{WINEASIO_NAME} -> {dll or 'no COM class'})")
+    return owner
+
+
+def refuse_if_wineasio(prefix: Path, registry: Registry | None = None) -> None:
+    """Raise WineError, in words, when WineASIO itself is registered in ``prefix``."""
+    owner = wineasio_owner(prefix, registry)
+    if owner not in (None, "asiojack"):
+        raise WineError(f"{owner}: asiojack will not take its place while it is there. "
+                        "Unregister WineASIO first (wine regsvr32 /u wineasio64.dll, and "
+                        "wineasio.dll for 32-bit), or register asiojack without "
+                        "--as-wineasio")
+
+
+def register_wineasio_alias(prefix: Path) -> list[str]:
+    """Register asiojack under WineASIO's registry name and CLSID too.
+
+    Refuses (WineError, nothing written) when WineASIO itself is registered
+    in ``prefix``; call after :func:`register`.  Each registry view asiojack
+    is registered in (64-bit, and 32-bit where wine32 registered it) gets the
+    alias, pointing at the same DLL as asiojack's own class.
+    """
+    registry = _registry(prefix)
+    refuse_if_wineasio(prefix, registry)
+    lines, steps = [], []
+    for view, (asio, classes) in _VIEWS.items():
+        own = registry.get(f"{classes}\\{ASIOJACK_CLSID}\\InprocServer32".lower(), {})
+        if not own.get("@"):
+            continue  # asiojack is not registered in this view
+        alias = f"{classes}\\{WINEASIO_CLSID}"
+        lines += [f"[{alias}]", f"@={_reg_string(ALIAS_MARKER)}", "",
+                  f"[{alias}\\InprocServer32]", f"@={_reg_string(own['@'])}",
+                  f'"ThreadingModel"={_reg_string("Both")}', "",
+                  # Hosts list a driver by Description: the name WineASIO setups look for.
+                  f"[{asio}\\{WINEASIO_NAME}]", f'"CLSID"={_reg_string(WINEASIO_CLSID)}',
+                  f'"Description"={_reg_string(WINEASIO_DESCRIPTION)}', ""]
+        steps.append(f"registered asiojack as {WINEASIO_NAME} ({WINEASIO_CLSID}, "
+                     f"{view}-bit view)")
+    if not lines:
+        raise WineError("asiojack itself is not registered in this prefix: run "
+                        "asiojack register first")
+    _import(prefix, lines)
+    return steps
+
+
+def unregister_wineasio_alias(prefix: Path) -> list[str]:
+    """Remove what :func:`register_wineasio_alias` wrote, and only that."""
+    if not (prefix / "system.reg").exists():
+        return []
+    registry = _registry(prefix)
+    if wineasio_owner(prefix, registry) != "asiojack":
+        return []  # nothing of ours; WineASIO's own keys are not ours to touch
+    lines, steps = [], []
+    for view, (asio, classes) in _VIEWS.items():
+        if f"{classes}\\{WINEASIO_CLSID}".lower() not in registry:
+            continue
+        lines += [f"[-{classes}\\{WINEASIO_CLSID}]", f"[-{asio}\\{WINEASIO_NAME}]", ""]
+        steps.append(f"removed the {WINEASIO_NAME} alias ({view}-bit view)")
+    if lines:
+        _import(prefix, lines)
+    return steps

@@ -36,6 +36,7 @@ from asiojack_rig.winehost import (  # noqa: E402
     portaudio_dll,
     wine_loader,
 )
+from pyjack_side.jacklog import route_libjack_messages  # noqa: E402
 
 
 def jack_running() -> bool:
@@ -52,7 +53,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--frames", type=int, default=256, help="period of a dummy jackd")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also show libjack's own messages")
     args = parser.parse_args()
+    # libjack's raw lines ("Cannot connect to server socket", ...) are for -v.
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="asiojack demo: %(message)s")
+    route_libjack_messages()
 
     home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "asiojack-demo"
     home.mkdir(parents=True, exist_ok=True)
@@ -89,6 +98,8 @@ def stream(home: Path, runtime: Path, config: Path, seconds: float) -> int:
                        capture_output=True)
     subprocess.run([sys.executable, "-m", "pyjack_side", "register", "--prefix", str(prefix)],
                    env=env, check=True, cwd=home)
+    print("building the ASIO test host and fetching PortAudio's ASIO DLL "
+          "(cached after the first run) ...", flush=True)
     pahost = build_pahost(home)
     pa = portaudio_dll()
 

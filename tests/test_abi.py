@@ -15,7 +15,8 @@ from pyjack_side.abi import ffi, lib
 STRUCTS = ["asiojack_shm", "asiojack_time", "asiojack_msg_header", "asiojack_msg_hello",
            "asiojack_msg_welcome", "asiojack_msg_error", "asiojack_msg_open",
            "asiojack_msg_opened", "asiojack_msg_create_buffers",
-           "asiojack_msg_set_monitor", "asiojack_msg_transport", "asiojack_monitor"]
+           "asiojack_msg_set_monitor", "asiojack_msg_transport", "asiojack_monitor",
+           "asiojack_msg_status_reply", "asiojack_msg_redirect"]
 
 
 def layout_program() -> str:

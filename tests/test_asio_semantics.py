@@ -707,7 +707,10 @@ def test_control_panel_starts_the_settings_window_without_blocking(
                         "asiojack settings to be started")
         pid_text, _, args = line.partition(" ")
         pid = int(pid_text)
-        assert args == "settings", line
+        # The window is told which program opened it: the Wine process.
+        command, flag, opener = args.split()
+        assert (command, flag) == ("settings", "--pid"), line
+        assert "resethost" in Path(f"/proc/{opener}/cmdline").read_text(errors="replace")
         # it is still running (a window), detached from the host
         time.sleep(0.5)
         assert Path(f"/proc/{pid}").exists(), "asiojack settings exited at once"
@@ -722,3 +725,46 @@ def test_control_panel_starts_the_settings_window_without_blocking(
                 pass
         result = host.finish()
     assert result["result"] == "ok", host.tail()
+
+
+def test_control_panel_shows_the_opener_live_and_saves(
+        prefix: WinePrefix, hosts: dict[str, Path], server: AsiojackServer,
+        tmp_path: Path) -> None:
+    from asiojack_rig.panelrig import Screen, distinct_colours, write_png
+    from pyjack_side.config import load
+
+    marker = tmp_path / "settings-pid"
+    wrapper = tmp_path / "asiojack-wrapper"
+    wrapper.write_text(f"#!/bin/sh\necho $$ > {marker}\n"
+                       f"exec {sys.executable} -m pyjack_side \"$@\"\n")
+    wrapper.chmod(0o755)
+    screen = Screen(tmp_path, 1024, 768)
+    before = server.config.read_text()
+    host = resethost(prefix, hosts, server, "--commands", DISPLAY=screen.display,
+                     ASIOJACK_SERVER=str(wrapper))
+    settings_pid = 0
+    try:
+        streaming(host)
+        panel = host.command("panel")
+        assert panel["code"] == ASE_OK, panel
+        # The title names the program that opened it: the window has its live status.
+        wid = screen.find_window("asiojack settings: .*resethost")
+        settings_pid = int(marker.read_text())
+        time.sleep(1.0)
+        x, y, w, h = screen.window_box(wid)
+        shot = screen.grab()[y:y + h, x:x + w]
+        write_png(tmp_path / "panel.png", shot)
+        assert w > 400 and h > 300 and distinct_colours(shot) > 16, (w, h)
+        # inputs has the focus: 4 -> 3, Return saves; the host is asked to reset.
+        screen.xdotool("windowfocus", "--sync", wid)
+        for keys in (["End"], ["BackSpace", "BackSpace", "BackSpace"], ["3"], ["Return"]):
+            screen.xdotool("key", "--window", wid, *keys)
+            time.sleep(0.2)
+        wait_for(lambda: load(server.config).inputs == 3, 10, "the saved file")
+        host.wait_event("reset", 10)
+    finally:
+        if settings_pid:
+            os.kill(settings_pid, signal.SIGTERM)
+        host.finish()
+        screen.stop()
+    assert server.config.read_text() != before

@@ -79,3 +79,44 @@ def test_window_edits_the_file(xserver: str, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_panel_shows_live_meters_with_clip(tmp_path: Path, jackd256, peer_bin: Path) -> None:  # noqa: ANN001
+    from asiojack_rig.harness import start_peer, start_server
+    from asiojack_rig.panelrig import Screen, Source, write_png
+
+    server = start_server(tmp_path, jackd256)
+    screen = Screen(tmp_path, 1024, 768)
+    source = panel = None
+    try:
+        peer = start_peer(peer_bin, server, "--exe", "Clip.exe", "--seconds", "20",
+                          "--channels", "2")
+        source = Source(jackd256.client("meter-src"), [0.05, 1.5])
+        source.client.connect(source.ports[0], f"{peer.client_name}:in_1")
+        source.client.connect(source.ports[1], f"{peer.client_name}:in_2")
+        env = dict(server.env, DISPLAY=screen.display)
+        panel = subprocess.Popen([sys.executable, "-m", "pyjack_side", "settings", "--pid",
+                                  str(peer.proc.pid)], env=env, cwd=tmp_path)
+        wid = screen.find_window("asiojack settings: Clip.exe")
+        x, y, w, h = screen.window_box(wid)
+
+        def colours() -> tuple[int, int] | None:
+            shot = screen.grab()[y:y + h, x:x + w]
+            flat = shot.reshape(-1, 3)
+            red = int(((flat[:, 0] == 0xEE) & (flat[:, 1] == 0x33) & (flat[:, 2] == 0x33)).sum())
+            green = int(((flat[:, 0] == 0x33) & (flat[:, 1] == 0xCC)
+                         & (flat[:, 2] == 0x55)).sum())
+            write_png(tmp_path / "panel.png", shot)
+            return (red, green) if red and green else None
+
+        # A -26 dBFS channel shows a green bar; the clipping one a red bar and CLIP.
+        red, green = wait_for(colours, 20, "green and red meters in the window", interval=0.5)
+        assert red > 200 and green > 100, (red, green)
+    finally:
+        if panel is not None:
+            panel.terminate()
+            panel.wait(10)
+        if source is not None:
+            source.close()
+        server.stop()
+        screen.stop()

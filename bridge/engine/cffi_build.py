@@ -23,6 +23,7 @@ CDEF = """
 #define ASIOJACK_WAIT_BUCKETS ...
 #define ASIOJACK_WAIT_BUCKET_SHIFT ...
 #define ASIOJACK_MONITOR_UNITY ...
+#define ASIOJACK_STATUS_VERSION ...
 
 enum asiojack_buffer_mode { ASIOJACK_BUFFER_JACK, ASIOJACK_BUFFER_HOST, ... };
 enum asiojack_transport_command {
@@ -42,8 +43,10 @@ enum asiojack_msg_type {
     ASIOJACK_MSG_HELLO, ASIOJACK_MSG_OPEN, ASIOJACK_MSG_CREATE_BUFFERS,
     ASIOJACK_MSG_DISPOSE_BUFFERS, ASIOJACK_MSG_START, ASIOJACK_MSG_STOP,
     ASIOJACK_MSG_CLOSE, ASIOJACK_MSG_SET_MONITOR, ASIOJACK_MSG_TRANSPORT,
+    ASIOJACK_MSG_STATUS,
     ASIOJACK_MSG_OK, ASIOJACK_MSG_ERROR,
-    ASIOJACK_MSG_WELCOME, ASIOJACK_MSG_OPENED, ASIOJACK_MSG_REDIRECT, ...
+    ASIOJACK_MSG_WELCOME, ASIOJACK_MSG_OPENED, ASIOJACK_MSG_REDIRECT,
+    ASIOJACK_MSG_STATUS_REPLY, ...
 };
 enum asiojack_error_code {
     ASIOJACK_ERR_VERSION, ASIOJACK_ERR_MALFORMED, ASIOJACK_ERR_STATE,
@@ -83,6 +86,10 @@ struct asiojack_shm {
     char client_name[...];
     uint32_t wait_histogram[...];
     struct asiojack_monitor monitor[...];
+    float in_peak[...];
+    float out_peak[...];
+    uint32_t in_clips[...];
+    uint32_t out_clips[...];
     ...;
 };
 
@@ -113,6 +120,7 @@ struct asiojack_msg_set_monitor {
 struct asiojack_msg_transport {
     uint32_t command; uint32_t frame_lo; uint32_t frame_hi; ...;
 };
+struct asiojack_msg_status_reply { uint32_t status_version; uint32_t json_size; ...; };
 
 struct asiojack_engine { ...; };
 

@@ -195,6 +195,50 @@ static void count_outcome(struct asiojack_engine *e, int ok, int waited_for)
     asiojack_raise_events(s, events);
 }
 
+/* Largest |sample| of one JACK buffer.  NaNs compare false and are left
+ * out: a meter shows level, not garbage. */
+static float buffer_peak(const float *buf, jack_nframes_t nframes)
+{
+    float peak = 0.0f;
+    for (jack_nframes_t i = 0; i < nframes; i++) {
+        float a = buf[i] < 0.0f ? -buf[i] : buf[i];
+        if (a > peak)
+            peak = a;
+    }
+    return peak;
+}
+
+static void store_peak(float *peak, uint32_t *clips, float value)
+{
+    __atomic_store(peak, &value, __ATOMIC_RELAXED);
+    if (value >= 1.0f)
+        __atomic_store_n(clips, *clips + 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Meters: each active channel's peak in this cycle, for status and the
+ * control panel.  A pass over buffers already in cache, no allocation, no
+ * lock: readers take the words as they are (relaxed), a meter one cycle old
+ * is as good as a current one.  Outputs are measured as JACK will play
+ * them, so a missed cycle reads 0.
+ */
+static void measure_peaks(struct asiojack_engine *e, jack_nframes_t nframes, int played)
+{
+    struct asiojack_shm *s = e->shm;
+    for (uint32_t ch = 0; ch < e->n_inputs; ch++) {
+        float peak = 0.0f;
+        if (s->in_active[ch] && e->in_ports[ch])
+            peak = buffer_peak(jack_port_get_buffer(e->in_ports[ch], nframes), nframes);
+        store_peak(&s->in_peak[ch], &s->in_clips[ch], peak);
+    }
+    for (uint32_t ch = 0; ch < e->n_outputs; ch++) {
+        float peak = 0.0f;
+        if (played && s->out_active[ch] && e->out_ports[ch])
+            peak = buffer_peak(jack_port_get_buffer(e->out_ports[ch], nframes), nframes);
+        store_peak(&s->out_peak[ch], &s->out_clips[ch], peak);
+    }
+}
+
 /* One cycle with the host: returns once the outputs hold the host's audio
  * or silence. */
 static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_t start_ns)
@@ -253,6 +297,7 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
         s->misses++; /* the host was told in count_outcome */
         silence_outputs(e, nframes, 0);
     }
+    measure_peaks(e, nframes, ok);
     s->sample_position += nframes;
 }
 

@@ -211,6 +211,16 @@ static void queries(iasio *d, LONG *n_in, LONG *n_out, LONG *frames, double *rat
           r == ASE_OK && ci.type == ASIOSTFloat32LSB && ci.name[0] && !ci.isActive &&
               ci.channelGroup == 0,
           "%s type %ld", ci.name, (long)ci.type);
+    /* Every channel's name, for tests of configured port names. */
+    for (LONG i = 0; i < *n_in + *n_out; i++) {
+        char label[48];
+        int input = i < *n_in;
+        ci = (ASIOChannelInfo){.channel = input ? i : i - *n_in, .isInput = input};
+        snprintf(label, sizeof(label), "channel-name-%s-%ld", input ? "in" : "out",
+                 (long)ci.channel);
+        r = d->m->getChannelInfo(d, &ci);
+        check(label, r == ASE_OK && ci.name[0], "%s", ci.name);
+    }
     check("future-time-info", d->m->future(d, kAsioCanTimeInfo, NULL) == ASE_SUCCESS, NULL);
     check("future-time-code", d->m->future(d, kAsioCanTimeCode, NULL) == ASE_SUCCESS, NULL);
     check("future-input-monitor", d->m->future(d, kAsioCanInputMonitor, NULL) == ASE_SUCCESS,

@@ -14,6 +14,9 @@ never shadows the installed one.
   checks what comes back bit for bit, giving the round trip in frames.
 - :mod:`asiojack_rig.winehost`: a Wine prefix with asiojack registered,
   PortAudio's ASIO DLL and the Windows host program (tests/host/pahost.c).
+- :mod:`asiojack_rig.panelrig`: a JACK source of known peaks and an Xvfb
+  screen to photograph, for the control panel's test and
+  ``scripts/panel-screenshot``.
 
 Nothing here is mocked: every piece is the real program.
 """

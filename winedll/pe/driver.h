@@ -15,6 +15,8 @@
 /* The driver's COM class, also the "CLSID" under HKLM\Software\ASIO. */
 #define ASIOJACK_CLSID_STRING L"{214671F4-47F6-4A5B-B921-2B3E3C5B5F59}"
 extern const GUID asiojack_clsid;
+/* WineASIO's CLSID, answered too (register --as-wineasio). */
+extern const GUID asiojack_wineasio_clsid;
 
 #define ASIOJACK_DRIVER_NAME "asiojack"
 #define ASIOJACK_DRIVER_VERSION 1

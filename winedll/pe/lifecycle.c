@@ -147,7 +147,8 @@ static HRESULT STDMETHODCALLTYPE driver_query_interface(struct asiojack_driver *
         return E_POINTER;
     /* Hosts pass the driver's CLSID as the interface id: IASIO has none. */
     if (riid && (!memcmp(riid, &iid_unknown, sizeof(GUID)) ||
-                 !memcmp(riid, &asiojack_clsid, sizeof(GUID)))) {
+                 !memcmp(riid, &asiojack_clsid, sizeof(GUID)) ||
+                 !memcmp(riid, &asiojack_wineasio_clsid, sizeof(GUID)))) {
         InterlockedIncrement(&d->refs);
         *out = d;
         return S_OK;

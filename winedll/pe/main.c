@@ -10,6 +10,13 @@
 const GUID asiojack_clsid = {
     0x214671f4, 0x47f6, 0x4a5b, {0xb9, 0x21, 0x2b, 0x3e, 0x3c, 0x5b, 0x5f, 0x59}};
 
+/* The CLSID WineASIO registers, {48D0C522-BFCC-45CC-8B84-17F25F33E6E8}.
+ * `asiojack register --as-wineasio` points it at this DLL, so setups that
+ * ask COM for WineASIO by CLSID get asiojack: the factory and the driver's
+ * QueryInterface (hosts pass the CLSID as the interface id) answer both. */
+const GUID asiojack_wineasio_clsid = {
+    0x48d0c522, 0xbfcc, 0x45cc, {0x8b, 0x84, 0x17, 0xf2, 0x5f, 0x33, 0xe6, 0xe8}};
+
 /* Declared here rather than taken from libuuid, so the link needs nothing
  * beyond kernel32 and advapi32. */
 static const GUID iid_unknown = {
@@ -104,7 +111,7 @@ HRESULT WINAPI DllGetClassObject(REFCLSID clsid, REFIID riid, void **out)
     if (!out)
         return E_POINTER;
     *out = NULL;
-    if (!same_guid(clsid, &asiojack_clsid))
+    if (!same_guid(clsid, &asiojack_clsid) && !same_guid(clsid, &asiojack_wineasio_clsid))
         return CLASS_E_CLASSNOTAVAILABLE;
     return factory_query_interface(&factory, riid, out);
 }

@@ -44,8 +44,9 @@ asiojack_ntstatus asiojack_unix_control_panel(void *args)
      * process to reap and the window outlives a host that quits. */
     static const char script[] =
         "cmd=\"${ASIOJACK_SERVER:-asiojack}\"; cd / && "
-        "setsid $cmd settings </dev/null >&3 2>&3 3>&- &";
+        "setsid $cmd settings --pid \"$1\" </dev/null >&3 2>&3 3>&- &";
     posix_spawn_file_actions_t actions;
+    char pid[16];
     pid_t sh_pid;
     int status;
 
@@ -66,7 +67,10 @@ asiojack_ntstatus asiojack_unix_control_panel(void *args)
         return ASIOJACK_STATUS_SUCCESS;
     }
     int log_fd = open_settings_log();
-    char *argv[] = {"sh", "-c", (char *)script, NULL};
+    /* The window shows this program first: the server knows it by this
+     * pid (the socket's peer), the Wine process itself. */
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    char *argv[] = {"sh", "-c", (char *)script, "sh", pid, NULL};
     /* The settings window is our Python too: no runtime's libraries in it. */
     char *envp[256];
     asiojack_server_environ(envp, sizeof(envp) / sizeof(envp[0]));
