@@ -342,6 +342,24 @@ def query(path: Path) -> dict[str, Any]:
         client.close()
 
 
+def with_siblings(doc: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``doc`` with the status of every sibling server beside ``path``.
+
+    A server serves the programs of one JACK server; programs of another one
+    are served by a sibling it started in the same runtime directory
+    (``jack-<name>-<digest>.sock``).  Their documents go under
+    ``"siblings"``; a socket that does not answer (a sibling that exited) is
+    left out.
+    """
+    siblings = []
+    for sock in sorted(path.parent.glob("jack-*.sock")):
+        try:
+            siblings.append(query(sock))
+        except (StatusError, OSError):
+            continue
+    return dict(doc, siblings=siblings)
+
+
 # -------------------------------------------------------------- drawing
 def meter_bar(peak: float | None, width: int = 20) -> str:
     """A text meter from -60 to 0 dBFS; ``!`` marks a clip."""
@@ -412,7 +430,10 @@ def render(doc: dict[str, Any]) -> str:
                 else:
                     state = "active" if ch["active"] else "inactive"
                     lines.append(f"  {label:<18} {'(' + state + ')':<22} {'':>11}  {link}")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    for sibling in doc.get("siblings", []):
+        text += "\n" + render(sibling)
+    return text
 
 
 def run(path: Path, as_json: bool, watch: bool) -> int:
@@ -429,7 +450,7 @@ def run(path: Path, as_json: bool, watch: bool) -> int:
         sys.stdout.write("\x1b[2J")  # a clean screen to redraw on
     try:
         while True:
-            doc = client.status()
+            doc = with_siblings(client.status(), path)
             text = json.dumps(doc, indent=2) + "\n" if as_json else render(doc)
             if watch and tty:
                 # Home, draw, clear what the last frame left below.
@@ -452,4 +473,4 @@ def run(path: Path, as_json: bool, watch: bool) -> int:
 
 
 __all__ = ["StatusError", "StatusClient", "JackProbe", "collect", "program_status", "encode",
-           "query", "render", "meter_bar", "jack_library", "is_pipewire", "run"]
+           "query", "with_siblings", "render", "meter_bar", "jack_library", "is_pipewire", "run"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,13 +68,23 @@ def test_two_programs_on_two_jack_servers_at_once(jackd256: Jackd, jackd_b: Jack
         env_a = dict(server.env, JACK_DEFAULT_SERVER=jackd256.name)
         env_b = dict(server.env, JACK_DEFAULT_SERVER=jackd_b.name)
         server.env = env_a
-        peer_a = start_peer(peer_bin, server, "--exe", "alpha.exe", "--seconds", "1.5")
+        peer_a = start_peer(peer_bin, server, "--exe", "alpha.exe", "--seconds", "5")
         server.env = env_b
-        peer_b = start_peer(peer_bin, server, "--exe", "beta.exe", "--seconds", "1.5")
+        peer_b = start_peer(peer_bin, server, "--exe", "beta.exe", "--seconds", "5")
         # Both stream at once, each on its own program's JACK server.
         on_a, on_b = clients_on(jackd256), clients_on(jackd_b)
         assert peer_a.client_name in on_a and peer_a.client_name not in on_b, (on_a, on_b)
         assert peer_b.client_name in on_b and peer_b.client_name not in on_a, (on_a, on_b)
+        # `asiojack status` shows both JACK servers and each one's program.
+        out = subprocess.run([sys.executable, "-m", "pyjack_side", "status", "--json"],
+                             env=server.env, capture_output=True, text=True, timeout=30,
+                             cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        doc = json.loads(out.stdout)
+        servers = [doc, *doc["siblings"]]
+        shown = {(d["jack"]["server_name"], p["client"]) for d in servers for p in d["programs"]}
+        assert (jackd256.name, peer_a.client_name) in shown, shown
+        assert (jackd_b.name, peer_b.client_name) in shown, shown
         ra, rb = peer_a.finish(), peer_b.finish()
         assert ra["returncode"] == 0 and rb["returncode"] == 0, (ra, rb)
         assert int(ra["handled"]) > 0 and int(rb["handled"]) > 0, (ra, rb)
