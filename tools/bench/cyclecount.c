@@ -37,7 +37,7 @@ static struct asiojack_engine engine;
 /*
  * One cycle of the driver's callback thread, as winedll/pe/callback.c runs
  * it: the host's bufferSwitch (here: copy every active input to its
- * output), then the unix calls that report it done and wait for the next.
+ * output), then the unix call that reports it done and waits for the next.
  */
 __attribute__((noinline)) static int driver_cycle(struct asiojack_client *c,
                                                   struct asiojack_unix_wait_params *w,
@@ -47,12 +47,11 @@ __attribute__((noinline)) static int driver_cycle(struct asiojack_client *c,
     for (unsigned ch = 0; ch < active; ch++)
         memcpy(asiojack_client_out_buffer(c, seq & 1, ch),
                asiojack_client_in_buffer(c, seq & 1, ch), bytes);
-    struct asiojack_unix_done_params done = {.client = w->client, .seq = seq};
-    asiojack_unix_done(&done);
     uint64_t client = w->client;
     memset(w, 0, sizeof(*w));
     w->client = client;
     w->timeout_ms = 100;
+    w->done_seq = seq;
     asiojack_unix_wait(w);
     return (int)w->ready;
 }

@@ -2,9 +2,9 @@
 /*
  * callback.c: the driver's audio thread.  It is a Wine thread, so the
  * host's bufferSwitch runs in a proper Windows context; the waiting is
- * done on the unix side (a futex on the shared segment), one WAIT and one
- * DONE unix call per cycle.  Host audio callbacks come from this thread
- * only.
+ * done on the unix side (a futex on the shared segment), one unix call per
+ * cycle: WAIT reports the cycle before done and waits for the next.  Host
+ * audio callbacks come from this thread only.
  */
 #include <string.h>
 
@@ -152,11 +152,16 @@ static DWORD WINAPI callback_main(void *arg)
     shm->peer_rt_errno = rt.status;
     ask_host(d);
 
+    /* A cycle the host finished, reported by the next WAIT (0 = none):
+     * Wine's PE-to-unix transition is paid once per cycle, not twice. */
+    uint32_t finished = 0;
     while (!InterlockedCompareExchange(&d->quit, 0, 0)) {
         memset(&w, 0, sizeof(w));
         w.client = d->client;
         w.quit_address = (uint64_t)(uintptr_t)&d->quit;
         w.timeout_ms = WAIT_TIMEOUT_MS;
+        w.done_seq = finished;
+        finished = 0;
         if (asiojack_unix_call(ASIOJACK_UNIX_WAIT, &w))
             break;
         if (w.ready) {
@@ -171,16 +176,31 @@ static DWORD WINAPI callback_main(void *arg)
              * closed the session too: touch nothing more. */
             if (InterlockedCompareExchange(&d->quit, 0, 0))
                 break;
-            done.client = d->client;
-            done.seq = w.seq;
-            done.reserved = 0;
-            asiojack_unix_call(ASIOJACK_UNIX_DONE, &done);
+            if (w.events) {
+                /* The host hears of the events below, after this cycle
+                 * is done and before the next wait: report it now. */
+                done.client = d->client;
+                done.seq = w.seq;
+                done.reserved = 0;
+                asiojack_unix_call(ASIOJACK_UNIX_DONE, &done);
+            } else {
+                finished = w.seq;
+            }
         }
         /* Events after the cycle is done: the host's handling of them
          * (asioMessage, often a stop and dispose on the spot) must not eat
          * into JACK's deadline, nor leave a cycle without its buffers. */
         if (w.events)
             deliver_events(d, w.events);
+    }
+    if (finished) {
+        /* stop() from another thread ended the loop after the host's
+         * cycle: it still counts as done, as it did when DONE came at once
+         * (the session lives until stop() has joined this thread). */
+        done.client = d->client;
+        done.seq = finished;
+        done.reserved = 0;
+        asiojack_unix_call(ASIOJACK_UNIX_DONE, &done);
     }
     return 0;
 }
