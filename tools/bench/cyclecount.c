@@ -11,7 +11,10 @@
  * buffer to its output buffer.  Only the sockets are missing: the segment
  * is made here as the server would make it.
  *
- *   cyclecount --channels N [--active A] [--cycles K]
+ *   cyclecount --channels N [--active A] [--connected C] [--cycles K]
+ *
+ * A channels of N are active (the host's createBuffers), the first C
+ * (default all) are connected in JACK.
  *
  * Counting starts after WARMUP cycles (CALLGRIND_ZERO_STATS).
  *
@@ -68,19 +71,22 @@ __attribute__((noinline)) static int driver_cycle(struct asiojack_client *c,
 
 int main(int argc, char **argv)
 {
-    unsigned channels = 16, active = 0;
+    unsigned channels = 16, active = 0, connected = 0;
     long max_cycles = 2000;
     static const struct option opts[] = {
         {"channels", required_argument, 0, 'c'}, {"active", required_argument, 0, 'a'},
-        {"cycles", required_argument, 0, 'k'},   {0, 0, 0, 0}};
+        {"cycles", required_argument, 0, 'k'},   {"connected", required_argument, 0, 'n'},
+        {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': channels = (unsigned)atoi(optarg); break;
         case 'a': active = (unsigned)atoi(optarg); break;
         case 'k': max_cycles = atol(optarg); break;
+        case 'n': connected = (unsigned)atoi(optarg); break;
         default:
-            fprintf(stderr, "usage: cyclecount --channels N [--active A] [--cycles K]\n");
+            fprintf(stderr, "usage: cyclecount --channels N [--active A] [--connected C] "
+                            "[--cycles K]\n");
             return 2;
         }
     }
@@ -88,6 +94,8 @@ int main(int argc, char **argv)
         return 2;
     if (!active || active > channels)
         active = channels;
+    if (!connected || connected > channels)
+        connected = channels;
 
     jack_status_t status;
     jack_client_t *jc = jack_client_open("cyclecount", JackNoStartServer, &status);
@@ -135,7 +143,7 @@ int main(int argc, char **argv)
         n_caps++;
     while (plays && plays[n_plays])
         n_plays++;
-    for (unsigned ch = 0; n_caps && n_plays && ch < channels; ch++) {
+    for (unsigned ch = 0; n_caps && n_plays && ch < connected; ch++) {
         char own[64];
         snprintf(own, sizeof(own), "cyclecount:in_%u", ch + 1);
         jack_connect(jc, caps[ch % n_caps], own);
