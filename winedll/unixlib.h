@@ -81,7 +81,9 @@ struct asiojack_unix_buffer_params {
     uint64_t address;               /* out: 0 if out of range */
 };
 
-/* The audio path: one WAIT and one DONE per cycle, nothing else. */
+/* The audio path: one WAIT per cycle, which first reports the previous
+ * cycle done (done_seq), so each cycle costs one unix call; DONE alone
+ * only when events must reach the host between the two. */
 struct asiojack_unix_wait_params {
     uint64_t client;
     uint64_t quit_address;          /* an int32 the PE side sets to end the
@@ -97,7 +99,9 @@ struct asiojack_unix_wait_params {
     uint32_t sample_rate;
     uint32_t frames;
     uint32_t time_flags;            /* enum asiojack_time_flags */
-    uint32_t reserved;
+    uint32_t done_seq;              /* in: cycle to report done before
+                                     * waiting (as DONE does), 0 = none;
+                                     * the engine never publishes cycle 0 */
 };
 
 /* WAIT's own event bit, beside the segment's enum asiojack_event ones: the

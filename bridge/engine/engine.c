@@ -17,6 +17,7 @@
  */
 #include "engine.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "convert.h"
@@ -39,6 +40,11 @@ void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
     e->sample_type = e->shm->sample_type;
     e->seq = asiojack_ready_seq(e->shm);
     e->start_generation = asiojack_start_generation(e->shm);
+    /* Off by default: a spin only pays when the peer's thread has a core
+     * of its own; on a busy machine it burns what the peer needs. */
+    const char *spin = getenv("ASIOJACK_SPIN_US");
+    unsigned long spin_us = spin ? strtoul(spin, NULL, 10) : 0;
+    e->spin_ns = (spin_us < ASIOJACK_MAX_SPIN_US ? spin_us : ASIOJACK_MAX_SPIN_US) * 1000u;
 }
 
 int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
@@ -116,12 +122,31 @@ static void mix_monitors(struct asiojack_engine *e, jack_nframes_t nframes)
     }
 }
 
-/* Wait until the peer reports `seq` done or the deadline passes.  The
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Wait until the peer reports `seq` done or the deadline passes; poll for
+ * up to spin_ns first (clock_gettime is the vDSO: no system call).  The
  * clock is read on every pass, whatever the futex said: a peer that keeps
  * writing other values to done_seq (and waking us), a signal or an error
  * must never keep the process callback past its deadline. */
-static int wait_done(struct asiojack_shm *s, uint32_t seq, uint64_t deadline_ns)
+static int wait_done(struct asiojack_shm *s, uint32_t seq, uint64_t deadline_ns,
+                     uint64_t spin_ns)
 {
+    if (spin_ns) {
+        uint64_t until = asiojack_now_ns() + spin_ns;
+        if (until > deadline_ns)
+            until = deadline_ns;
+        while (asiojack_done_seq(s) != seq) {
+            if (asiojack_now_ns() >= until)
+                break;
+            cpu_relax();
+        }
+    }
     struct timespec deadline = asiojack_ns_to_timespec(deadline_ns);
     for (;;) {
         uint32_t done = asiojack_done_seq(s);
@@ -267,15 +292,24 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
     asiojack_publish_cycle(s, seq);
     asiojack_futex_wake(&s->doorbell);
 
-    /* JACK's own rate (a plain read in libjack), not the segment's copy. */
-    jack_nframes_t rate = jack_get_sample_rate(e->client);
-    uint64_t period_ns = rate ? (uint64_t)nframes * 1000000000u / rate : 0;
+    /* JACK's own rate, not the segment's copy (the peer can write that):
+     * asked again only when the period changes or the server updates its
+     * copy, which is then a hint to ask, never the value used.  Saves a
+     * libjack call and a 64-bit division per cycle. */
+    uint32_t rate_word = asiojack_load_u32(&s->sample_rate);
+    if (nframes != e->period_frames || rate_word != e->rate_word) {
+        jack_nframes_t rate = jack_get_sample_rate(e->client);
+        e->period_frames = nframes;
+        e->rate_word = rate_word;
+        e->period_ns = rate ? (uint64_t)nframes * 1000000000u / rate : 0;
+    }
+    uint64_t period_ns = e->period_ns;
     uint32_t permille = s->deadline_permille;
     if (permille > 1000) /* never past the period, whatever the segment says */
         permille = 1000;
     uint64_t deadline_ns = start_ns + period_ns * permille / 1000u;
     int waited_for = worth_waiting(e, previous);
-    int ok = waited_for ? wait_done(s, seq, deadline_ns) : asiojack_done_seq(s) == seq;
+    int ok = waited_for ? wait_done(s, seq, deadline_ns, e->spin_ns) : asiojack_done_seq(s) == seq;
     count_outcome(e, ok, waited_for);
     uint64_t waited = asiojack_now_ns() - start_ns;
     if (waited > s->max_wait_ns)

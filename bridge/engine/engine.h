@@ -18,6 +18,10 @@
 
 #include "asiojack_abi.h"
 
+/* Longest spin the environment may ask for: anything longer only burns a
+ * core, so this caps a typo. */
+#define ASIOJACK_MAX_SPIN_US 200
+
 struct asiojack_engine {
     struct asiojack_shm *shm;
     uint8_t *base;              /* == (uint8_t *)shm */
@@ -37,13 +41,22 @@ struct asiojack_engine {
     uint32_t start_generation;  /* of the start() the engine runs under */
     uint32_t miss_run;          /* misses in a row */
     uint32_t stalled;           /* 1: the peer is not waited for */
+    /* The period in ns, worked out when the period or the server's copy of
+     * the rate changes rather than every cycle (asiojack_engine_process). */
+    uint32_t period_frames;
+    uint32_t rate_word;
+    uint64_t period_ns;
+    /* How long the engine polls done_seq before it sleeps on the futex:
+     * $ASIOJACK_SPIN_US at init, 0 (no spin) by default. */
+    uint64_t spin_ns;
 };
 
 /* Misses in a row after which the engine stops waiting for the peer: a
  * host that hangs must not cost every JACK client most of each period. */
 #define ASIOJACK_STALL_MISSES 8
 
-/* Prepare an engine for a mapped segment and an open JACK client. */
+/* Prepare an engine for a mapped segment and an open JACK client.  Reads
+ * $ASIOJACK_SPIN_US (0..ASIOJACK_MAX_SPIN_US), the spin before sleeping. */
 void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
                           uintptr_t jack_client);
 

@@ -188,6 +188,9 @@ static DWORD WINAPI callback_main(void *arg)
     struct asiojack_unix_rt_params rt;
     struct asiojack_unix_wait_params w;
     ASIOTime time;
+    /* A cycle the host finished that the next WAIT reports done: one unix
+     * call per cycle instead of DONE then WAIT. */
+    uint32_t finished = 0;
 
     /* After SetThreadPriority, so Wine's own mapping cannot undo it. */
     /* Just below the session's JACK thread, which waits for this one; no
@@ -210,6 +213,8 @@ static DWORD WINAPI callback_main(void *arg)
         w.client = d->client;
         w.quit_address = (uint64_t)(uintptr_t)&d->quit;
         w.timeout_ms = WAIT_TIMEOUT_MS;
+        w.done_seq = finished;
+        finished = 0;
         if (asiojack_unix_call(ASIOJACK_UNIX_WAIT, &w))
             break;
         if (w.ready) {
@@ -228,9 +233,16 @@ static DWORD WINAPI callback_main(void *arg)
                 break;
             d->cycle_seq = 0;
             /* Unless outputReady already did: the engine then played the
-             * outputs while the host was still busy in bufferSwitch. */
-            if (!d->cycle_done)
-                send_done(d, w.seq);
+             * outputs while the host was still busy in bufferSwitch.  With
+             * events to deliver the cycle is reported at once, so the host
+             * hears of them after its cycle is done; otherwise the next
+             * WAIT reports it. */
+            if (!d->cycle_done) {
+                if (w.events)
+                    send_done(d, w.seq);
+                else
+                    finished = w.seq;
+            }
         }
         /* Events after the cycle is done: the host's handling of them
          * (asioMessage, often a stop and dispose on the spot) must not eat
@@ -241,6 +253,12 @@ static DWORD WINAPI callback_main(void *arg)
          * told, and stops this thread when it handles the reset. */
         if (w.events & ASIOJACK_UNIX_EVENT_SERVER_GONE)
             break;
+    }
+    if (finished) {
+        /* stop() from another thread ended the loop after the host's
+         * cycle: it still counts as done (the session lives until stop()
+         * has joined this thread). */
+        send_done(d, finished);
     }
     if (InterlockedCompareExchange(&d->free_at_exit, 0, 0)) {
         /* The host dropped its last reference from inside a callback:

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cycle.c: the audio path.  The PE callback thread calls WAIT, runs the
- * host's bufferSwitch, then DONE; nothing here touches the socket.
+ * host's bufferSwitch, then WAIT again with that cycle as done_seq: one
+ * unix call per cycle marks it done and waits for the next (DONE alone is
+ * for when the host must hear of events in between).  Nothing here
+ * touches the socket.
  */
 #include "futex.h"
 #include "unix_private.h"
@@ -34,6 +37,9 @@ asiojack_ntstatus asiojack_unix_wait(void *args)
     uint32_t seq = 0, events = 0;
     if (!c || !c->shm)
         return ASIOJACK_STATUS_INVALID_PARAMETER;
+    /* First the cycle the host just finished: the engine waits for it. */
+    if (p->done_seq)
+        asiojack_client_done(c, p->done_seq);
 
     uint64_t deadline = asiojack_now_ns() + (uint64_t)p->timeout_ms * 1000000u;
     int ready = 0;
