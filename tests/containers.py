@@ -22,22 +22,21 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from asiojack_rig.winehost import (
+    PA_DLL,
+    PA_DLL32,
     ROOT,
     WINE64,
     HostResult,
-    cache_dir,
     parse_host_output,
     portaudio_dll,
 )
 
 TRIXIE_RECIPE = "1"   # keep in step with RECIPE in scripts/make-trixie-root
 WINE32 = "/usr/lib/wine/wine"
-PA_DLL32 = "libportaudio32bit-asio.dll"
 
 
 def trixie_root() -> Path:
@@ -66,7 +65,7 @@ class Config:
 
     @property
     def portaudio_name(self) -> str:
-        return "libportaudio64bit-asio.dll" if self.bits == 64 else PA_DLL32
+        return PA_DLL if self.bits == 64 else PA_DLL32
 
     def loader(self) -> str:
         """The Wine loader for this program, as a path inside its root."""
@@ -90,26 +89,6 @@ mount --rbind /sys "$root/sys"
 mount --bind /tmp "$root/tmp"
 exec chroot "$root" "$@"
 """
-
-
-def portaudio_dll32() -> Path:
-    """PortAudio's 32-bit ASIO host DLL, from sounddevice's win32 wheel (cached)."""
-    target = cache_dir() / PA_DLL32
-    if target.exists():
-        return target
-    download = cache_dir() / "download-win32"
-    download.mkdir(exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                    "--only-binary=:all:", "--platform", "win32", "sounddevice",
-                    "-d", str(download)], check=True, timeout=300)
-    wheels = sorted(download.glob("sounddevice-*-win32.whl"))
-    assert wheels, f"no sounddevice win32 wheel in {download}"
-    with zipfile.ZipFile(wheels[-1]) as whl:
-        member = next(n for n in whl.namelist() if n.endswith("/" + PA_DLL32))
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(whl.read(member))
-        tmp.replace(target)
-    return target
 
 
 def build_host_exe(name: str, config: Config, out_dir: Path, *libs: str) -> Path:
@@ -194,7 +173,7 @@ def host_files(config: Config, base: Path) -> tuple[Path, Path]:
     """pahost and PortAudio's DLL of the configuration's bitness, copied into ``base``."""
     portaudio = base / config.portaudio_name
     if not portaudio.exists():
-        shutil.copy2(portaudio_dll32() if config.bits == 32 else portaudio_dll(), portaudio)
+        shutil.copy2(portaudio_dll(config.bits), portaudio)
     return build_host_exe("pahost", config, base), portaudio
 
 

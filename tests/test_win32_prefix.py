@@ -14,18 +14,14 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import AsiojackServer, Jackd, start_server
 
-from asiojack_rig.winehost import ROOT, cache_dir, parse_host_output
+from asiojack_rig.winehost import ROOT, parse_host_output, portaudio_dll
 from pyjack_side import wine
-
-PA32_DLL = "libportaudio32bit-asio.dll"
-
 
 WINE32_INSTALL = ("dpkg --add-architecture i386 && apt-get update && apt-get install wine64 "
                   "wine32:i386 libwine:amd64 libwine:i386 (one command, so that apt keeps "
@@ -46,26 +42,6 @@ def require_wine32() -> str:
     return found
 
 
-def portaudio32_dll() -> Path:
-    """PortAudio's 32-bit ASIO host DLL, from sounddevice's win32 wheel (cached)."""
-    target = cache_dir() / PA32_DLL
-    if target.exists():
-        return target
-    download = cache_dir() / "download-win32"
-    download.mkdir(exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                    "--only-binary=:all:", "--platform", "win32", "sounddevice",
-                    "-d", str(download)], check=True, timeout=300)
-    wheels = sorted(download.glob("sounddevice-*-win32.whl"))
-    assert wheels, f"no sounddevice win32 wheel in {download}"
-    with zipfile.ZipFile(wheels[-1]) as whl:
-        member = next(n for n in whl.namelist() if n.endswith("/" + PA32_DLL))
-        tmp = target.with_name(f"{PA32_DLL}.{os.getpid()}.part")
-        tmp.write_bytes(whl.read(member))
-        tmp.replace(target)
-    return target
-
-
 class Win32Prefix:
     """A WINEARCH=win32 prefix and how to run things in it."""
 
@@ -84,7 +60,7 @@ class Win32Prefix:
         subprocess.run(["i686-w64-mingw32-gcc", "-std=c11", "-O2", "-Wall", "-Wextra",
                         "-Werror", str(ROOT / "tests/host/pahost.c"), "-o", str(self.pahost)],
                        check=True)
-        self.portaudio = portaudio32_dll()
+        self.portaudio = portaudio_dll(32)
 
     def cli(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "pyjack_side", *args, "--prefix",

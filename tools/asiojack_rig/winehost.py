@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PA_DLL = "libportaudio64bit-asio.dll"
+PA_DLL32 = "libportaudio32bit-asio.dll"
 WINE64 = "/usr/lib/wine/wine64"
 
 
@@ -33,21 +34,27 @@ def cache_dir() -> Path:
     return path
 
 
-def portaudio_dll() -> Path:
-    """PortAudio's ASIO host DLL, from sounddevice's win_amd64 wheel (cached)."""
-    target = cache_dir() / PA_DLL
+def portaudio_dll(bits: int = 64) -> Path:
+    """PortAudio's ASIO host DLL from sounddevice's Windows wheel (cached).
+
+    ``bits`` 64: ``libportaudio64bit-asio.dll`` from the win_amd64 wheel;
+    32: ``libportaudio32bit-asio.dll`` from the win32 wheel.
+    """
+    platform, name = ("win_amd64", PA_DLL) if bits == 64 else ("win32", PA_DLL32)
+    target = cache_dir() / name
     if target.exists():
         return target
-    download = cache_dir() / "download"
+    download = cache_dir() / ("download" if bits == 64 else "download-win32")
     download.mkdir(exist_ok=True)
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                    "--only-binary=:all:", "--platform", "win_amd64", "sounddevice",
+                    "--only-binary=:all:", "--platform", platform, "sounddevice",
                     "-d", str(download)], check=True, timeout=300)
-    wheels = sorted(download.glob("sounddevice-*-win_amd64.whl"))
-    assert wheels, f"no sounddevice win_amd64 wheel in {download}"
+    wheels = sorted(download.glob(f"sounddevice-*-{platform}.whl"))
+    assert wheels, f"no sounddevice {platform} wheel in {download}"
     with zipfile.ZipFile(wheels[-1]) as whl:
-        member = next(n for n in whl.namelist() if n.endswith("/" + PA_DLL))
-        tmp = target.with_suffix(".part")
+        member = next(n for n in whl.namelist() if n.endswith("/" + name))
+        # Per process: two test runs may fetch it at once.
+        tmp = target.with_name(f"{name}.{os.getpid()}.part")
         tmp.write_bytes(whl.read(member))
         tmp.replace(target)
     return target
