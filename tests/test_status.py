@@ -14,37 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jack
-import numpy as np
 from conftest import AsiojackServer, Jackd, start_peer, wait_for
+
+from asiojack_rig.panelrig import Source
 
 
 def status_cli(server: AsiojackServer, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pyjack_side", "status", *args],
                           env=server.env, cwd=server.runtime.parent, capture_output=True,
                           text=True, timeout=60)
-
-
-class Source:
-    """A JACK client playing fixed waveforms of known peaks on its ports."""
-
-    def __init__(self, client: jack.Client, peaks: list[float]) -> None:
-        self.client = client
-        frames = client.blocksize
-        self.ports = [client.outports.register(f"sig{i + 1}") for i in range(len(peaks))]
-        self.back = client.inports.register("back")
-        # A ramp from -peak/2 to +peak: the largest |sample| is `peak` exactly.
-        self.waves = [np.linspace(-peak / 2, peak, frames, dtype=np.float32) for peak in peaks]
-        client.set_process_callback(self._process)
-        client.activate()
-
-    def _process(self, frames: int) -> None:
-        for port, wave in zip(self.ports, self.waves, strict=True):
-            port.get_array()[:] = wave
-
-    def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
 
 
 def test_status_shows_programs_counters_and_meters(asiojack: AsiojackServer, jackd256: Jackd,
