@@ -34,6 +34,7 @@ from asiojack_rig.winehost import (  # noqa: E402
     build_pahost,
     parse_host_output,
     portaudio_dll,
+    read_until_started,
     wine_loader,
 )
 from pyjack_side.jacklog import route_libjack_messages  # noqa: E402
@@ -120,12 +121,7 @@ def stream(home: Path, runtime: Path, config: Path, seconds: float) -> int:
     host = subprocess.Popen([wine_loader(), str(pahost), str(pa), "stream", "--device",
                              "asiojack", "--seconds", str(seconds), "--channels", "2"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert host.stdout is not None
-    early = []
-    for line in host.stdout:
-        early.append(line)
-        if '"started"' in line:
-            break
+    early = read_until_started(host)
     probe = LoopProbe(jack.Client("asiojack-demo"))
     try:
         analysis = probe.through("pahost:in_1", "pahost:out_1", max(0.5, seconds - 1.5))

@@ -37,8 +37,16 @@ from containers import (
     wine_program_pid,
 )
 
-from asiojack_rig.harness import AsiojackServer, Jackd, server_segments, start_server, wait_for
+from asiojack_rig.harness import (
+    AsiojackServer,
+    Jackd,
+    server_segments,
+    session_ports,
+    start_server,
+    wait_for,
+)
 from asiojack_rig.probe import LoopProbe
+from asiojack_rig.winehost import read_until_started
 
 CONFIG = "inputs = 6\noutputs = 4\ndeadline = 0.9\n"
 
@@ -96,25 +104,12 @@ def client_of(prefix: ConfigPrefix) -> str:
     return prefix.pahost.stem
 
 
-def session_ports(jackd: Jackd, client: str) -> list[str]:
-    watcher = jackd.client("watch")
-    try:
-        return [p.name for p in watcher.get_ports(f"{client}:")]
-    finally:
-        watcher.close()
-
-
 def start_streaming_host(prefix: ConfigPrefix, server: AsiojackServer,
                          seconds: float) -> subprocess.Popen[str]:
     """A duplex stream of 2 channels, once the host says it started."""
     proc = prefix.popen_host("stream", "--device", "asiojack", "--seconds", str(seconds),
                              "--channels", "2", env=host_env(prefix, server))
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:   # PortAudio probes (opens and closes) the driver first
-        seen.append(line)
-        if '"started"' in line:
-            break
+    seen = read_until_started(proc)
     assert proc.poll() is None, (seen, proc.communicate(), server.log_text()[-3000:])
     assert len(session_ports(server.jackd, client_of(prefix))) == 10
     return proc

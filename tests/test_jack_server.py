@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import AsiojackServer, Jackd, start_jackd, start_peer, start_server, wait_for
 
-from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output
+from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output, read_until_started
 from pyjack_side.abi import lib
 
 
@@ -151,12 +151,7 @@ def test_wine_host_opens_on_its_own_jack_server(prefix: WinePrefix, jackd256: Ja
                               "ASIOJACK_CONFIG": str(server.config)})
         proc = prefix.popen_host("stream", "--device", "asiojack", "--seconds", "3",
                                  "--channels", "2", env=env)
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:
-            seen.append(line)
-            if '"started"' in line:
-                break
+        seen = read_until_started(proc)
         assert proc.poll() is None, (seen, proc.communicate(), server.log_text())
         assert "pahost" in clients_on(jackd_b)
         assert "pahost" not in clients_on(jackd256)

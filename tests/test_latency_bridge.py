@@ -19,16 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import BRIDGE, Jackd, start_jackd, start_peer, start_server
 
+from asiojack_rig.harness import jack_latency
 from pyjack_side.abi import lib
-
-
-def jack_latency(jackd: Jackd, port: str, kind: str) -> int:
-    """The max of a port's JACK latency range as ``jack_lsp -l`` prints it."""
-    out = subprocess.run(["jack_lsp", "-l", "-s", jackd.name, port], capture_output=True,
-                         text=True, timeout=10).stdout
-    m = re.search(rf"port {kind} latency = \[ (\d+) (\d+) \]", out)
-    assert m, out
-    return int(m.group(2))
 
 
 def wait_value(read: object, want: int, timeout: float = 5) -> int:

@@ -12,8 +12,6 @@ driven by tests/host/pahost.c.
 
 from __future__ import annotations
 
-import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +19,8 @@ import pytest
 
 from asiojack_rig.harness import (
     AsiojackServer,
-    Jackd,
     Segment,
+    jack_latency,
     server_segment_files,
     start_jackd,
     start_server,
@@ -48,15 +46,6 @@ def host_env(prefix: WinePrefix, server: AsiojackServer) -> dict[str, str]:
     return prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
                            "JACK_DEFAULT_SERVER": server.jackd.name,
                            "ASIOJACK_CONFIG": str(server.config)})
-
-
-def jack_latency(jackd: Jackd, port: str, kind: str) -> int:
-    """The max of a port's JACK latency range as ``jack_lsp -l`` prints it."""
-    out = subprocess.run(["jack_lsp", "-l", "-s", jackd.name, port], capture_output=True,
-                         text=True, timeout=10).stdout
-    m = re.search(rf"port {kind} latency = \[ (\d+) (\d+) \]", out)
-    assert m, out
-    return int(m.group(2))
 
 
 def send(host: HostProcess, line: str) -> int:

@@ -20,7 +20,7 @@ from pwjack import PW_JACK_LIB, PipeWire, start_pipewire
 
 from asiojack_rig.harness import AsiojackServer, server_segments, start_server, wait_for
 from asiojack_rig.hostile import BUFFER_SIZE_CHANGE, RESET_REQUEST, HostProcess, build_host
-from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output
+from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output, read_until_started
 
 CONFIG = "inputs = 4\noutputs = 4\ndeadline = 0.9\n"
 
@@ -59,12 +59,7 @@ def start_streaming_host(prefix: WinePrefix, server: AsiojackServer,
                          seconds: float) -> subprocess.Popen[str]:
     proc = prefix.popen_host("stream", "--device", "asiojack", "--seconds", str(seconds),
                              "--channels", "2", env=host_env(prefix, server))
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if '"started"' in line:
-            break
+    seen = read_until_started(proc)
     assert proc.poll() is None, (seen, proc.communicate(), server.log_text()[-3000:])
     return proc
 

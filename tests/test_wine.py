@@ -27,8 +27,16 @@ from conftest import (
     wait_for,
 )
 
+from asiojack_rig.harness import session_ports
 from asiojack_rig.probe import LoopProbe
-from asiojack_rig.winehost import ROOT, WinePrefix, make_prefix, parse_host_output, wine_loader
+from asiojack_rig.winehost import (
+    ROOT,
+    WinePrefix,
+    make_prefix,
+    parse_host_output,
+    read_until_started,
+    wine_loader,
+)
 
 CONFIG = "inputs = 6\noutputs = 4\ndeadline = 0.9\n"
 
@@ -58,14 +66,6 @@ def in_prefix(pid: int, prefix: WinePrefix) -> bool:
     except OSError:
         return False
     return f"WINEPREFIX={prefix.path}".encode() in environ
-
-
-def session_ports(jackd: Jackd, client: str) -> list[str]:
-    watcher = jackd.client("watch")
-    try:
-        return [p.name for p in watcher.get_ports(f"{client}:")]
-    finally:
-        watcher.close()
 
 
 def shm_segments(server: AsiojackServer) -> list[str]:
@@ -111,12 +111,7 @@ def start_streaming_host(prefix: WinePrefix, server: AsiojackServer, seconds: fl
                          channels: int = 2) -> subprocess.Popen[str]:
     proc = prefix.popen_host("stream", "--device", "asiojack", "--seconds", str(seconds),
                              "--channels", str(channels), env=host_env(prefix, server))
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:   # PortAudio probes (opens and closes) the driver first
-        seen.append(line)
-        if '"started"' in line:
-            break
+    seen = read_until_started(proc)
     assert proc.poll() is None, (seen, proc.communicate())
     assert len(session_ports(server.jackd, "pahost")) == 10
     return proc

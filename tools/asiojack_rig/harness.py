@@ -198,6 +198,26 @@ class AsiojackServer:
                 self.proc.wait()
 
 
+def session_ports(jackd: Jackd, client: str) -> list[str]:
+    """The full names of JACK client ``client``'s ports on ``jackd``."""
+    watcher = jackd.client("watch")
+    try:
+        return [p.name for p in watcher.get_ports(f"{client}:")]
+    finally:
+        watcher.close()
+
+
+def jack_latency(jackd: Jackd, port: str, kind: str) -> int:
+    """The max of a port's JACK latency range (``kind`` capture/playback), per ``jack_lsp -l``."""
+    import re
+
+    out = subprocess.run(["jack_lsp", "-l", "-s", jackd.name, port], capture_output=True,
+                         text=True, timeout=10).stdout
+    m = re.search(rf"port {kind} latency = \[ (\d+) (\d+) \]", out)
+    assert m, out
+    return int(m.group(2))
+
+
 def server_env(jackd: Jackd, runtime: Path, config: Path) -> dict[str, str]:
     """The environment of a server bound to ``jackd`` with its own dirs."""
     env = dict(os.environ)

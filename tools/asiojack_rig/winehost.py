@@ -60,6 +60,21 @@ def portaudio_dll(bits: int = 64) -> Path:
     return target
 
 
+def read_until_started(proc: subprocess.Popen[str]) -> list[str]:
+    """The host's lines up to its "started" event (PortAudio probes the driver first).
+
+    Returns what it printed, for the caller's failure message; the caller
+    checks ``proc.poll()`` to tell a start from an early exit.
+    """
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if '"started"' in line:
+            break
+    return seen
+
+
 def build_pahost(out_dir: Path) -> Path:
     """Build tests/host/pahost.c with MinGW into ``out_dir``."""
     exe = out_dir / "pahost.exe"
