@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 PEER_POLL_SECONDS = 0.2
 #: how long stopping may wait for sessions to close
 SHUTDOWN_TIMEOUT = 5.0
+#: the longest path a unix socket can have (sun_path less its terminator)
+SUN_PATH_MAX = 107
 #: how long a sibling server for another JACK server may take to listen
 SIBLING_START_TIMEOUT = 10.0
 #: tries (50 ms apart) to take the socket's lock before another server is assumed
@@ -359,8 +361,15 @@ class Server:
         event loop.
         """
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", jack_server)[:40]
-        digest = hashlib.sha256(jack_server.encode()).hexdigest()[:8]
-        path = self.path.parent / f"jack-{safe}-{digest}.sock"
+        digest = hashlib.sha256(jack_server.encode()).hexdigest()[:16]
+        # The socket's name is short (a unix socket path has 107 bytes at
+        # most, and the runtime directory may be deep); its log file says
+        # which JACK server it serves.
+        path = self.path.parent / f"jack-{digest}.sock"
+        if len(os.fsencode(path)) > SUN_PATH_MAX:
+            raise SessionError(lib.ASIOJACK_ERR_INTERNAL,
+                               f"cannot serve JACK server '{printable(jack_server)}': the "
+                               f"runtime directory {self.path.parent} is too deep for a socket")
         if _answers(path):
             return path
         old = self.siblings.get(jack_server)

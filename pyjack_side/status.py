@@ -347,7 +347,7 @@ def with_siblings(doc: dict[str, Any], path: Path) -> dict[str, Any]:
 
     A server serves the programs of one JACK server; programs of another one
     are served by a sibling it started in the same runtime directory
-    (``jack-<name>-<digest>.sock``).  Their documents go under
+    (``jack-<digest>.sock``).  Their documents go under
     ``"siblings"``; a socket that does not answer (a sibling that exited) is
     left out.
     """

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -65,9 +66,17 @@ class PipeWire:
         env = self.env()
         rig = str(Path(__file__).resolve().parent.parent / "tools")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (rig, env.get("PYTHONPATH", "")) if p)
-        r = subprocess.run([sys.executable, __file__, "probe", into, back, str(seconds)],
-                           env=env, capture_output=True, text=True,
-                           timeout=seconds + 30)
+        proc = subprocess.Popen([sys.executable, "-X", "faulthandler", __file__, "probe", into,
+                                 back, str(seconds)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = proc.communicate(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            # Where it hangs: faulthandler dumps every thread on SIGABRT.
+            proc.send_signal(signal.SIGABRT)
+            out, err = proc.communicate()
+            raise AssertionError(f"the probe hung: {err[-4000:]}") from None
+        r = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         assert r.returncode == 0, r.stderr[-3000:]
         result: dict[str, object] = json.loads(r.stdout.splitlines()[-1])
         return result
@@ -135,14 +144,15 @@ def _probe_main(into: str, back: str, seconds: float) -> None:
 
     client = jack.Client("probe", no_start_server=True)
     probe = LoopProbe(client)
-    try:
-        result = probe.through(into, back, seconds)
-    finally:
-        probe.close()
+    result = probe.through(into, back, seconds)
     out = dataclasses.asdict(result)
     out["latencies"] = sorted(result.latencies)
     out["frames"] = probe.frames
-    print(json.dumps(out))
+    print(json.dumps(out), flush=True)
+    # No deactivate/close: PipeWire 0.3.65's libjack was seen to hang in
+    # jack_deactivate here (1 run in 3).  This process is done; PipeWire
+    # drops the client when its connection closes with the process.
+    os._exit(0)
 
 
 if __name__ == "__main__":

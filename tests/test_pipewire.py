@@ -72,7 +72,10 @@ def test_server_runs_on_pipewires_libjack(pipewire: PipeWire, server: AsiojackSe
 
 def test_round_trip_is_one_quantum_and_bit_exact(prefix: WinePrefix, pipewire: PipeWire,
                                                   server: AsiojackServer) -> None:
-    seconds = 5.0
+    # Long enough that the probe (a fresh Python on PipeWire's libjack, which
+    # can take seconds to connect on a busy machine) finds the host still
+    # streaming.
+    seconds = 12.0
     host = start_streaming_host(prefix, server, seconds)
     try:
         wait_for(lambda: len(pipewire.ports("pahost")) == 8, 5, "the program's JACK ports")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jack
 import pytest
-from conftest import ROOT, AsiojackServer, Jackd, Segment, start_peer, start_server
+from conftest import ROOT, AsiojackServer, Jackd, start_peer, start_server
 
 from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output, wine_loader
 from pyjack_side.abi import ffi
@@ -51,7 +51,7 @@ def test_a_program_gets_its_own_settings_and_port_names(server: AsiojackServer, 
                        "--seconds", "3")
     other = start_peer(peer_bin, server, "--exe", "Other.exe", "--seconds", "3")
     try:
-        seg, seg_other = Segment(named.shm_name), Segment(other.shm_name)
+        seg, seg_other = named.segment(), other.segment()
         looker = jackd256.client("looker")
         try:
             ports = [p.name for p in looker.get_ports(f"{named.client_name}:")]
@@ -151,7 +151,7 @@ def test_editing_a_program_table_touches_only_that_program(server: AsiojackServe
 
     named = start_peer(peer_bin, server, "--exe", "Named.exe", "--seconds", "4")
     other = start_peer(peer_bin, server, "--exe", "Other.exe", "--seconds", "4")
-    seg, seg_other = Segment(named.shm_name), Segment(other.shm_name)
+    seg, seg_other = named.segment(), other.segment()
     # A live key applies at once, to that program alone ...
     server.config.write_text(CONFIG.replace("deadline = 0.5", "deadline = 0.4"))
     wait_for(lambda: seg.deadline_permille == 400, 5, "Named.exe's new deadline")

@@ -402,8 +402,9 @@ int asiojack_client_connect(struct asiojack_client *c, const char *exe_name,
         if (c->fd < 0)
             return fail(c, ASIOJACK_CLIENT_NO_SERVER,
                         "asiojack server not running on %s and could not be started "
-                        "(see %s; in a container: `asiojack install-service` outside it)",
-                        path, log);
+                        "(see server.log beside it; in a container: "
+                        "`asiojack install-service` outside it)",
+                        path);
     }
     if (c->fd < 0)
         return fail(c, ASIOJACK_CLIENT_NO_SERVER,
