@@ -158,6 +158,13 @@ int main(int argc, char **argv)
     c.fd = -1;
     c.shm = s;
     c.shm_size = size;
+    /* The driver's checked copy of the geometry, as asiojack_client_open
+     * makes it: buffer addresses come from there. */
+    const char *bad = asiojack_shm_layout(base, size, &c.layout);
+    if (bad) {
+        fprintf(stderr, "cyclecount: %s\n", bad);
+        return 1;
+    }
     c.last_seq = asiojack_ready_seq(s);
     asiojack_set_running(s, 1);
 
