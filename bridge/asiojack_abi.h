@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ASIOJACK_PROTOCOL_VERSION 4
+#define ASIOJACK_PROTOCOL_VERSION 5
 #define ASIOJACK_SHM_MAGIC 0x4b434a41u  /* "AJCK" little-endian */
 #define ASIOJACK_MSG_MAGIC 0x4d434a41u  /* "AJCM" little-endian */
 
@@ -112,8 +112,11 @@ struct asiojack_time {
  * Who writes what:
  *   identity           server, before the peer maps the segment
  *   doorbell, ready    engine (JACK process thread); server for events
+ *   engine_sleeping,   engine
+ *     sleeps, spin_*
  *   done_seq, late     peer (the driver's callback thread)
  *   control, active    server, only while the session is stopped
+ *     (meters_until_ns: any time)
  *   counters, time     engine
  */
 struct asiojack_shm {
@@ -136,7 +139,13 @@ struct asiojack_shm {
     uint32_t doorbell;         /* futex: bumped for every cycle and event */
     uint32_t ready_seq;        /* last cycle published */
     uint32_t events;           /* enum asiojack_event bits, atomically or-ed */
-    uint32_t engine_reserved[13];
+    uint32_t engine_sleeping;  /* 1 while the engine sleeps (or is about to)
+                                  on done_seq: the peer wakes it only then */
+    uint64_t engine_sleeps;    /* cycles the engine slept on done_seq */
+    uint64_t spin_caught;      /* cycles its spin saw the peer done: no
+                                  sleep, no wake-up on either side */
+    uint64_t spin_missed;      /* spins that ended with the peer not done */
+    uint32_t engine_reserved[6];
 
     /* peer -> engine futex word: 64 bytes */
     uint32_t done_seq;         /* futex: last cycle the peer finished */
@@ -165,7 +174,11 @@ struct asiojack_shm {
                                   (asiojack_begin_start): the engine restarts
                                   time and the buffer index when it changes,
                                   even if it never saw running == 0 between */
-    uint32_t control_reserved[4];
+    uint64_t meters_until_ns;  /* the engine measures peaks (in_peak ...)
+                                  in cycles starting before this
+                                  CLOCK_MONOTONIC time: someone is looking
+                                  (asiojack_want_meters); any time */
+    uint32_t control_reserved[2];
 
     /* counters, engine-written: 64 bytes */
     uint64_t cycles;           /* cycles published to the peer */
@@ -302,11 +315,41 @@ static inline uint32_t asiojack_doorbell(const struct asiojack_shm *s)
     return __atomic_load_n(&s->doorbell, __ATOMIC_ACQUIRE);
 }
 
-/* Peer: cycle `seq` is finished, its output half written.  The caller then
- * wakes the done_seq futex. */
-static inline void asiojack_mark_done(struct asiojack_shm *s, uint32_t seq)
+/*
+ * The hand-off back, without a system call when none is needed: the engine
+ * often polls done_seq for a few microseconds before it sleeps, and a
+ * FUTEX_WAKE nobody waits for costs the peer a kernel entry every cycle.
+ * So the engine raises engine_sleeping before it sleeps and the peer wakes
+ * it only if it reads the flag raised.  Each side stores its word, then a
+ * full fence, then loads the other's (asiojack_mark_done and
+ * asiojack_engine_will_sleep): at least one of them sees the other's
+ * store, so either the engine sees the cycle done and does not sleep, or
+ * the peer sees the flag and wakes it.  A wake-up cannot be lost.
+ */
+
+/* Peer: cycle `seq` is finished, its output half written.  Returns whether
+ * the engine may be asleep on done_seq: then the caller wakes that futex. */
+static inline int asiojack_mark_done(struct asiojack_shm *s, uint32_t seq)
 {
     __atomic_store_n(&s->done_seq, seq, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return __atomic_load_n(&s->engine_sleeping, __ATOMIC_RELAXED) != 0;
+}
+
+/* Engine: about to sleep on done_seq.  Returns done_seq as read after the
+ * flag went up: if that is not yet the cycle waited for, the futex wait on
+ * that value is safe (the peer will see the flag). */
+static inline uint32_t asiojack_engine_will_sleep(struct asiojack_shm *s)
+{
+    __atomic_store_n(&s->engine_sleeping, 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return __atomic_load_n(&s->done_seq, __ATOMIC_ACQUIRE);
+}
+
+/* Engine: awake again (a wake-up the peer sends after this is harmless). */
+static inline void asiojack_engine_awake(struct asiojack_shm *s)
+{
+    __atomic_store_n(&s->engine_sleeping, 0, __ATOMIC_RELAXED);
 }
 
 /* Engine: the last cycle the peer finished (acquire: its outputs are
@@ -353,6 +396,20 @@ static inline void asiojack_begin_start(struct asiojack_shm *s)
 static inline uint32_t asiojack_start_generation(const struct asiojack_shm *s)
 {
     return __atomic_load_n(&s->start_generation, __ATOMIC_ACQUIRE);
+}
+
+/* Server: someone reads the meters (status, the control panel): measure
+ * them in every cycle that starts before `until_ns` (CLOCK_MONOTONIC).
+ * Nobody looking, they cost the cycle nothing. */
+static inline void asiojack_want_meters(struct asiojack_shm *s, uint64_t until_ns)
+{
+    __atomic_store_n(&s->meters_until_ns, until_ns, __ATOMIC_RELAXED);
+}
+
+/* Engine: whether a cycle starting at `now_ns` measures the meters. */
+static inline int asiojack_metering(const struct asiojack_shm *s, uint64_t now_ns)
+{
+    return now_ns < __atomic_load_n(&s->meters_until_ns, __ATOMIC_RELAXED);
 }
 
 /* Server: route input `ch` to output `output` at linear `gain`, or turn it
@@ -536,9 +593,14 @@ struct asiojack_msg_status_reply {
 
 _Static_assert(sizeof(struct asiojack_time) == 64, "asiojack_time size");
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, doorbell, 64);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, engine_sleeping, 76);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, engine_sleeps, 80);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, spin_caught, 88);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, spin_missed, 96);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, done_seq, 128);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, late, 136);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, running, 192);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, meters_until_ns, 240);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, cycles, 256);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, stalls, 304);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, time, 320);

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 PEER_POLL_SECONDS = 0.2
 #: how long stopping may wait for sessions to close
 SHUTDOWN_TIMEOUT = 5.0
+#: how long one status query keeps the engines measuring their meters; the
+#: panel and ``status --watch`` ask again well within it
+METER_HOLD_S = 5.0
 #: the longest path a unix socket can have (sun_path less its terminator)
 SUN_PATH_MAX = 107
 #: how long a sibling server for another JACK server may take to listen
@@ -345,6 +348,7 @@ class Server:
         programs = [(conn.session, conn.exe_name, conn.pid, conn.bits)
                     for conn in list(self.connections) if conn.session is not None]
         programs.sort(key=lambda p: p[0].session_id)
+        await self._meter([p[0] for p in programs])
         about = {"version": __version__, "protocol": lib.ASIOJACK_PROTOCOL_VERSION,
                  "pid": os.getpid(), "socket": str(self.path),
                  "config": str(self.config_file) if self.config_file else None,
@@ -353,6 +357,28 @@ class Server:
         document = await asyncio.get_running_loop().run_in_executor(
             self.jack_worker, status.collect, about, programs, self._jack_probe)
         return status.encode(document)
+
+    async def _meter(self, sessions: list[Session]) -> None:
+        """Have the engines measure their meters for the next METER_HOLD_S.
+
+        The engine measures peaks only while someone reads them (a status
+        query, the control panel, ``status --watch``: each asks again long
+        before the hold runs out), so nobody watching costs the audio
+        cycle nothing.  Sessions that were not metering get two periods to
+        measure before their peaks are read.
+        """
+        now = time.monotonic_ns()
+        settle = 0.0
+        for session in sessions:
+            shm = session.shm
+            if shm is None:
+                continue
+            if int(shm.meters_until_ns) <= now and int(shm.sample_rate):
+                periods = 2 * int(shm.jack_buffer_frames) / int(shm.sample_rate)
+                settle = max(settle, min(periods + 0.005, 0.25))
+            lib.asiojack_want_meters(shm, now + int(METER_HOLD_S * 1e9))
+        if settle:
+            await asyncio.sleep(settle)
 
     def sibling_for(self, jack_server: str) -> Path:
         """The socket of a server bound to ``jack_server``, started if none answers.

@@ -24,7 +24,9 @@ Keys of status version 1 (``asiojack status --json``)::
         wait_us {p50, p99, max}, rt_priority {jack, driver},
         channels {inputs, outputs}: index, name, active, connections,
                  peak (linear, null unless running and active),
-                 peak_db, clip (peak reached full scale), clips (cycles)
+                 peak_db, clip (peak reached full scale), clips (cycles
+                 at full scale while metered: the engine measures the
+                 meters only while someone asks for status)
 """
 
 from __future__ import annotations

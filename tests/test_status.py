@@ -102,6 +102,38 @@ def test_meters_fall_to_zero_on_silence(asiojack: AsiojackServer, jackd256: Jack
         source.close()
 
 
+def test_meters_cost_nothing_until_someone_looks(asiojack: AsiojackServer, jackd256: Jackd,
+                                                 peer_bin: Path) -> None:
+    """The engine measures peaks only while status is being asked (issue
+    10: a session nobody watches pays nothing for its meters); the first
+    query still reads the current peak, and the meters go back to 0 when
+    nobody has asked for their hold (5 s)."""
+    source = Source(jackd256.client("meter-src"), [0.5])
+    peer = start_peer(peer_bin, asiojack, "--exe", "Unwatched.exe", "--seconds", "14",
+                      "--channels", "1")
+    try:
+        seg = peer.segment()
+        source.client.connect(source.ports[0], f"{peer.client_name}:in_1")
+        time.sleep(1.0)
+        assert seg.cycles > 100
+        # Streaming a 0.5 peak, and nobody asked: nothing measured.
+        assert seg.shm.in_peak[0] == 0.0 and seg.shm.out_peak[0] == 0.0
+        assert seg.meters_until_ns == 0
+        asked = time.monotonic_ns()
+        doc = json.loads(status_cli(asiojack, "--json").stdout)
+        # The very first answer is current: the server let the engine measure first.
+        assert doc["programs"][0]["channels"]["inputs"][0]["peak"] == 0.5, doc
+        assert seg.shm.in_peak[0] == 0.5 and seg.shm.out_peak[0] == 0.5
+        assert seg.meters_until_ns >= asked + 4_000_000_000
+        # The hold runs out: peaks are cleared, not left to be read as current.
+        wait_for(lambda: seg.shm.in_peak[0] == 0.0 and seg.shm.out_peak[0] == 0.0, 8,
+                 "the meters to be cleared after the hold", interval=0.2)
+        assert time.monotonic_ns() >= seg.meters_until_ns
+    finally:
+        peer.finish()
+        source.close()
+
+
 def test_status_without_programs_still_shows_jack(asiojack: AsiojackServer) -> None:
     r = status_cli(asiojack, "--json")
     assert r.returncode == 0, r.stderr

@@ -772,8 +772,12 @@ void asiojack_client_done(struct asiojack_client *c, uint32_t seq)
         (uint64_t)t->frames * 1000000000u / t->sample_rate : 0;
     uint64_t deadline_ns = t->system_time_ns + period_ns * s->deadline_permille / 1000u;
 
-    asiojack_mark_done(s, seq);
-    asiojack_futex_wake(&s->done_seq);
+    /* No FUTEX_WAKE while the engine is still polling (asiojack_abi.h):
+     * that saves this thread a kernel entry in most cycles. */
+    if (asiojack_mark_done(s, seq)) {
+        asiojack_futex_wake(&s->done_seq);
+        c->done_wakes++;
+    }
     /* Too late if the engine has moved on or its deadline has passed: that
      * half was played as silence and this completion is discarded. */
     if (asiojack_ready_seq(s) != seq ||

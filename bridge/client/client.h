@@ -36,6 +36,8 @@ struct asiojack_client {
                                       checked once at open: buffer addresses
                                       come from here, never from the segment */
     uint32_t last_seq;           /* last cycle handed to the host */
+    uint64_t done_wakes;         /* FUTEX_WAKEs sent to the engine (counted
+                                    for tests and benchmarks) */
     uint32_t server_protocol;    /* from WELCOME, or from a version ERROR */
     uint32_t session_id;
     char client_name[ASIOJACK_NAME_LEN];

@@ -19,11 +19,35 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "convert.h"
 #include "futex.h"
+#include "jackinfo.h"
 #include "latency.h"
+#include "peak.h"
 #include "shm.h"
+
+/*
+ * How long the engine may poll done_seq before it sleeps, in µs.
+ * $ASIOJACK_SPIN_US decides when set (0 = never, at most
+ * ASIOJACK_MAX_SPIN_US).  Otherwise the engine polls only where that can
+ * pay: JACK real-time (so the host's thread, just below JACK, is not
+ * starved by the poll) and more than one CPU online (so it has a core to
+ * run on meanwhile).  Asked once, here, never in the cycle.
+ */
+static unsigned long spin_cap_us(jack_client_t *client)
+{
+    const char *env = getenv("ASIOJACK_SPIN_US");
+    if (env && *env) {
+        unsigned long us = strtoul(env, NULL, 10);
+        return us < ASIOJACK_MAX_SPIN_US ? us : ASIOJACK_MAX_SPIN_US;
+    }
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || !client ||
+        asiojack_client_rt_priority((uintptr_t)client) < 0)
+        return 0;
+    return ASIOJACK_AUTO_SPIN_US;
+}
 
 void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
                           uintptr_t jack_client)
@@ -40,11 +64,8 @@ void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
     e->sample_type = e->shm->sample_type;
     e->seq = asiojack_ready_seq(e->shm);
     e->start_generation = asiojack_start_generation(e->shm);
-    /* Off by default: a spin only pays when the peer's thread has a core
-     * of its own; on a busy machine it burns what the peer needs. */
-    const char *spin = getenv("ASIOJACK_SPIN_US");
-    unsigned long spin_us = spin ? strtoul(spin, NULL, 10) : 0;
-    e->spin_ns = (spin_us < ASIOJACK_MAX_SPIN_US ? spin_us : ASIOJACK_MAX_SPIN_US) * 1000u;
+    e->spin_cap_ns = spin_cap_us(e->client) * 1000u;
+    e->spin_score = ASIOJACK_SPIN_SCORE_START;
 }
 
 int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
@@ -68,19 +89,16 @@ int asiojack_engine_install(struct asiojack_engine *e)
     return r ? r : jack_set_process_callback(e->client, asiojack_engine_process, e);
 }
 
-/* Silence the outputs (all, or those the host does not fill).  Always
- * written, connected or not: asking JACK whether a port is connected
- * (jack_port_connected) may take a lock and walk the graph (PipeWire's
- * libjack does), which has no place in this callback; a memset does not. */
-static void silence_outputs(struct asiojack_engine *e, jack_nframes_t nframes,
-                            int only_inactive)
+/* Silence every output.  Always written, connected or not: asking JACK
+ * whether a port is connected (jack_port_connected) may take a lock and
+ * walk the graph (PipeWire's libjack does), which has no place in this
+ * callback; a memset does not. */
+static void silence_outputs(struct asiojack_engine *e, jack_nframes_t nframes)
 {
-    const struct asiojack_shm *s = e->shm;
     for (uint32_t ch = 0; ch < e->n_outputs; ch++) {
         jack_port_t *p = e->out_ports[ch];
-        if (!p || (only_inactive && s->out_active[ch]))
-            continue;
-        memset(jack_port_get_buffer(p, nframes), 0, nframes * sizeof(float));
+        if (p)
+            memset(jack_port_get_buffer(p, nframes), 0, nframes * sizeof(float));
     }
 }
 
@@ -129,33 +147,89 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Wait until the peer reports `seq` done or the deadline passes; poll for
- * up to spin_ns first (clock_gettime is the vDSO: no system call).  The
- * clock is read on every pass, whatever the futex said: a peer that keeps
- * writing other values to done_seq (and waking us), a signal or an error
- * must never keep the process callback past its deadline. */
-static int wait_done(struct asiojack_shm *s, uint32_t seq, uint64_t deadline_ns,
-                     uint64_t spin_ns)
+/*
+ * The spin's budget for this cycle.  A poll that ends with the peer done
+ * saves the engine a sleep and a wake-up and the peer its FUTEX_WAKE; one
+ * that ends without it was paid for nothing.  So the engine keeps a score:
+ * +1 for a catch, -ASIOJACK_SPIN_MISS_COST for a miss; at 0 it stops
+ * polling for ASIOJACK_SPIN_REST_CYCLES cycles, then tries again.  Polling
+ * thus goes on while at least two polls in three catch the host (a catch
+ * saves about what a fruitless poll costs), a host whose buffer switch
+ * takes longer than the cap costs four fruitless polls per rest (under 1 %
+ * of its cycles), and a fast host is polled for every cycle.
+ */
+static uint64_t spin_budget(struct asiojack_engine *e)
 {
+    if (!e->spin_cap_ns)
+        return 0;
+    if (e->spin_rest) {
+        e->spin_rest--;
+        return 0;
+    }
+    return e->spin_cap_ns;
+}
+
+static void spin_outcome(struct asiojack_engine *e, int caught)
+{
+    if (caught) {
+        if (e->spin_score < ASIOJACK_SPIN_SCORE_MAX)
+            e->spin_score++;
+        return;
+    }
+    e->spin_score -= ASIOJACK_SPIN_MISS_COST;
+    if (e->spin_score <= 0) {
+        e->spin_rest = ASIOJACK_SPIN_REST_CYCLES;
+        e->spin_score = ASIOJACK_SPIN_SCORE_START;
+    }
+}
+
+/* Wait until the peer reports `seq` done or the deadline passes: poll
+ * first if the budget allows (clock_gettime is the vDSO: no system call),
+ * then sleep on the futex with engine_sleeping raised, so the peer knows
+ * to wake it.  The clock is read on every pass, whatever the futex said: a
+ * peer that keeps writing other values to done_seq (and waking us), a
+ * signal or an error must never keep the process callback past its
+ * deadline. */
+static int wait_done(struct asiojack_engine *e, uint32_t seq, uint64_t deadline_ns)
+{
+    struct asiojack_shm *s = e->shm;
+    uint64_t spin_ns = spin_budget(e);
     if (spin_ns) {
         uint64_t until = asiojack_now_ns() + spin_ns;
         if (until > deadline_ns)
             until = deadline_ns;
-        while (asiojack_done_seq(s) != seq) {
+        for (;;) {
+            if (asiojack_done_seq(s) == seq) {
+                s->spin_caught++;
+                spin_outcome(e, 1);
+                return 1;
+            }
             if (asiojack_now_ns() >= until)
                 break;
             cpu_relax();
         }
+        s->spin_missed++;
+        spin_outcome(e, 0);
     }
     struct timespec deadline = asiojack_ns_to_timespec(deadline_ns);
+    int ok, slept = 0;
     for (;;) {
-        uint32_t done = asiojack_done_seq(s);
-        if (done == seq)
-            return 1;
-        if (asiojack_now_ns() >= deadline_ns)
-            return 0;
+        uint32_t done = asiojack_engine_will_sleep(s);
+        if (done == seq) {
+            ok = 1;
+            break;
+        }
+        if (asiojack_now_ns() >= deadline_ns) {
+            ok = 0;
+            break;
+        }
+        slept = 1;
         asiojack_futex_wait(&s->done_seq, done, &deadline);
     }
+    asiojack_engine_awake(s);
+    if (slept)
+        s->engine_sleeps++;
+    return ok;
 }
 
 /* Where a channel's buffer of one half lies: the same arithmetic as
@@ -220,19 +294,6 @@ static void count_outcome(struct asiojack_engine *e, int ok, int waited_for)
     asiojack_raise_events(s, events);
 }
 
-/* Largest |sample| of one JACK buffer.  NaNs compare false and are left
- * out: a meter shows level, not garbage. */
-static float buffer_peak(const float *buf, jack_nframes_t nframes)
-{
-    float peak = 0.0f;
-    for (jack_nframes_t i = 0; i < nframes; i++) {
-        float a = buf[i] < 0.0f ? -buf[i] : buf[i];
-        if (a > peak)
-            peak = a;
-    }
-    return peak;
-}
-
 static void store_peak(float *peak, uint32_t *clips, float value)
 {
     __atomic_store(peak, &value, __ATOMIC_RELAXED);
@@ -241,27 +302,31 @@ static void store_peak(float *peak, uint32_t *clips, float value)
 }
 
 /*
- * Meters: each active channel's peak in this cycle, for status and the
- * control panel.  A pass over buffers already in cache, no allocation, no
- * lock: readers take the words as they are (relaxed), a meter one cycle old
- * is as good as a current one.  Outputs are measured as JACK will play
- * them, so a missed cycle reads 0.
+ * Meters: each channel's peak in this cycle, for status and the control
+ * panel, 0 for inactive channels; measured only while someone looks
+ * (asiojack_metering), so a session nobody watches pays nothing for them.
+ * No allocation, no lock: readers take the words as they are (relaxed), a
+ * meter one cycle old is as good as a current one.  Inputs are measured
+ * while the host runs (the engine would only wait otherwise), outputs as
+ * JACK will play them, so a missed cycle reads 0.
  */
-static void measure_peaks(struct asiojack_engine *e, jack_nframes_t nframes, int played)
+static void meter_inputs(struct asiojack_engine *e, jack_nframes_t nframes)
 {
     struct asiojack_shm *s = e->shm;
     for (uint32_t ch = 0; ch < e->n_inputs; ch++) {
-        float peak = 0.0f;
-        if (s->in_active[ch] && e->in_ports[ch])
-            peak = buffer_peak(jack_port_get_buffer(e->in_ports[ch], nframes), nframes);
-        store_peak(&s->in_peak[ch], &s->in_clips[ch], peak);
+        const float *buf = e->in_bufs[ch];
+        store_peak(&s->in_peak[ch], &s->in_clips[ch], buf ? asiojack_peak(buf, nframes) : 0.0f);
     }
-    for (uint32_t ch = 0; ch < e->n_outputs; ch++) {
-        float peak = 0.0f;
-        if (played && s->out_active[ch] && e->out_ports[ch])
-            peak = buffer_peak(jack_port_get_buffer(e->out_ports[ch], nframes), nframes);
-        store_peak(&s->out_peak[ch], &s->out_clips[ch], peak);
-    }
+}
+
+/* When the last reader goes: no peak stays up to be read as current later. */
+static void clear_meters(struct asiojack_engine *e)
+{
+    struct asiojack_shm *s = e->shm;
+    for (uint32_t ch = 0; ch < e->n_inputs; ch++)
+        store_peak(&s->in_peak[ch], &s->in_clips[ch], 0.0f);
+    for (uint32_t ch = 0; ch < e->n_outputs; ch++)
+        store_peak(&s->out_peak[ch], &s->out_clips[ch], 0.0f);
 }
 
 /* One cycle with the host: returns once the outputs hold the host's audio
@@ -277,13 +342,17 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
                      after 0xffffffff */
         seq = 2;
     uint32_t half = seq & 1;
+    int metering = asiojack_metering(s, start_ns);
 
+    /* Each port's buffer is asked of JACK once per cycle (about 100
+     * instructions a call) and kept for the meters. */
     for (uint32_t ch = 0; ch < e->n_inputs; ch++) {
-        if (!s->in_active[ch] || !e->in_ports[ch])
-            continue;
-        asiojack_convert_from_float(in_buffer(e, half, ch),
-                                    jack_port_get_buffer(e->in_ports[ch], nframes),
-                                    nframes, type);
+        const float *buf = NULL;
+        if (s->in_active[ch] && e->in_ports[ch]) {
+            buf = jack_port_get_buffer(e->in_ports[ch], nframes);
+            asiojack_convert_from_float(in_buffer(e, half, ch), buf, nframes, type);
+        }
+        e->in_bufs[ch] = buf;
     }
     write_time(e, seq, nframes, start_ns);
 
@@ -308,8 +377,10 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
     if (permille > 1000) /* never past the period, whatever the segment says */
         permille = 1000;
     uint64_t deadline_ns = start_ns + period_ns * permille / 1000u;
+    if (metering)
+        meter_inputs(e, nframes);
     int waited_for = worth_waiting(e, previous);
-    int ok = waited_for ? wait_done(s, seq, deadline_ns, e->spin_ns) : asiojack_done_seq(s) == seq;
+    int ok = waited_for ? wait_done(e, seq, deadline_ns) : asiojack_done_seq(s) == seq;
     count_outcome(e, ok, waited_for);
     uint64_t waited = asiojack_now_ns() - start_ns;
     if (waited > s->max_wait_ns)
@@ -317,21 +388,30 @@ static void run_cycle(struct asiojack_engine *e, jack_nframes_t nframes, uint64_
     uint64_t bucket = waited >> ASIOJACK_WAIT_BUCKET_SHIFT;
     s->wait_histogram[bucket < ASIOJACK_WAIT_BUCKETS ? bucket : ASIOJACK_WAIT_BUCKETS - 1]++;
 
-    if (ok) {
+    if (ok)
         s->completed++;
-        for (uint32_t ch = 0; ch < e->n_outputs; ch++) {
-            if (!s->out_active[ch] || !e->out_ports[ch])
-                continue;
-            asiojack_convert_to_float(jack_port_get_buffer(e->out_ports[ch], nframes),
-                                      out_buffer(e, half, ch),
-                                      nframes, type);
-        }
-        silence_outputs(e, nframes, 1);
-    } else {
+    else
         s->misses++; /* the host was told in count_outcome */
-        silence_outputs(e, nframes, 0);
+    /* Every output written, connected or not (silence_outputs says why),
+     * with one JACK call each: the host's audio or silence, then its peak. */
+    for (uint32_t ch = 0; ch < e->n_outputs; ch++) {
+        float peak = 0.0f;
+        if (e->out_ports[ch]) {
+            float *buf = jack_port_get_buffer(e->out_ports[ch], nframes);
+            if (ok && s->out_active[ch]) {
+                asiojack_convert_to_float(buf, out_buffer(e, half, ch), nframes, type);
+                if (metering)
+                    peak = asiojack_peak(buf, nframes);
+            } else {
+                memset(buf, 0, nframes * sizeof(float));
+            }
+        }
+        if (metering)
+            store_peak(&s->out_peak[ch], &s->out_clips[ch], peak);
     }
-    measure_peaks(e, nframes, ok);
+    if (e->metered && !metering)
+        clear_meters(e);
+    e->metered = metering;
     s->sample_position += nframes;
 }
 
@@ -342,12 +422,12 @@ int asiojack_engine_process(jack_nframes_t nframes, void *arg)
     uint64_t start_ns = asiojack_now_ns();
 
     if (!asiojack_is_running(s)) {
-        silence_outputs(e, nframes, 0);
+        silence_outputs(e, nframes);
     } else if (nframes != s->buffer_frames || nframes > e->max_frames) {
         /* The host's buffers were made for another size: it has been told
          * (buffer-size event) and must re-create them. */
         s->skipped++;
-        silence_outputs(e, nframes, 0);
+        silence_outputs(e, nframes);
     } else {
         uint32_t generation = asiojack_start_generation(s);
         if (generation != e->start_generation) {

@@ -21,6 +21,15 @@
 /* Longest spin the environment may ask for: anything longer only burns a
  * core, so this caps a typo. */
 #define ASIOJACK_MAX_SPIN_US 200
+/* The spin when $ASIOJACK_SPIN_US is not set and spinning can pay (see
+ * spin_cap_us in engine.c): longer than a light host's buffer switch plus
+ * its thread's wake-up, far shorter than a period. */
+#define ASIOJACK_AUTO_SPIN_US 50
+/* The spin's score (wait_done in engine.c). */
+#define ASIOJACK_SPIN_SCORE_START 8
+#define ASIOJACK_SPIN_SCORE_MAX 16
+#define ASIOJACK_SPIN_MISS_COST 2
+#define ASIOJACK_SPIN_REST_CYCLES 512
 
 struct asiojack_engine {
     struct asiojack_shm *shm;
@@ -46,9 +55,16 @@ struct asiojack_engine {
     uint32_t period_frames;
     uint32_t rate_word;
     uint64_t period_ns;
-    /* How long the engine polls done_seq before it sleeps on the futex:
-     * $ASIOJACK_SPIN_US at init, 0 (no spin) by default. */
-    uint64_t spin_ns;
+    /* How long the engine may poll done_seq before it sleeps on the futex
+     * (0 = never), fixed at init, and the score that decides whether it
+     * polls this cycle (spin_budget in engine.c). */
+    uint64_t spin_cap_ns;
+    int32_t spin_score;
+    uint32_t spin_rest;         /* cycles left without polling */
+    /* This cycle's JACK input buffers (NULL: inactive), asked once and
+     * kept for the meters; valid inside the process callback only. */
+    const float *in_bufs[ASIOJACK_MAX_CHANNELS];
+    uint32_t metered;           /* the last cycle measured the meters */
 };
 
 /* Misses in a row after which the engine stops waiting for the peer: a
@@ -56,7 +72,8 @@ struct asiojack_engine {
 #define ASIOJACK_STALL_MISSES 8
 
 /* Prepare an engine for a mapped segment and an open JACK client.  Reads
- * $ASIOJACK_SPIN_US (0..ASIOJACK_MAX_SPIN_US), the spin before sleeping. */
+ * $ASIOJACK_SPIN_US (0..ASIOJACK_MAX_SPIN_US), the spin before sleeping;
+ * unset, the engine spins ASIOJACK_AUTO_SPIN_US where that can pay. */
 void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
                           uintptr_t jack_client);
 

@@ -175,9 +175,9 @@ int main(int argc, char **argv)
     r = asiojack_client_stop(&c);
     printf("{\"handled\": %lu, \"timeouts\": %lu, \"jumps\": %lu, \"events\": %u, "
            "\"stop\": %d, \"client\": \"%s\", \"restarts\": %u, "
-           "\"restart_bad_pos\": %u, \"restart_bad_half\": %u}\n",
+           "\"restart_bad_pos\": %u, \"restart_bad_half\": %u, \"done_wakes\": %llu}\n",
            handled, timeouts, jumps, all_events, r, c.client_name, restarted, bad_pos,
-           bad_half);
+           bad_half, (unsigned long long)c.done_wakes);
     asiojack_client_close(&c);
     return r ? 1 : 0;
 }
