@@ -11,7 +11,7 @@
  * buffer to its output buffer.  Only the sockets are missing: the segment
  * is made here as the server would make it.
  *
- *   cyclecount --channels N [--active A] [--connected C] [--cycles K]
+ *   cyclecount --channels N [--active A] [--connected C] [--cycles K] [--meters]
  *
  * A channels of N are active (the host's createBuffers), the first C
  * (default all) are connected in JACK.
@@ -71,12 +71,12 @@ __attribute__((noinline)) static int driver_cycle(struct asiojack_client *c,
 
 int main(int argc, char **argv)
 {
-    unsigned channels = 16, active = 0, connected = 0;
+    unsigned channels = 16, active = 0, connected = 0, meters = 0;
     long max_cycles = 2000;
     static const struct option opts[] = {
         {"channels", required_argument, 0, 'c'}, {"active", required_argument, 0, 'a'},
         {"cycles", required_argument, 0, 'k'},   {"connected", required_argument, 0, 'n'},
-        {0, 0, 0, 0}};
+        {"meters", no_argument, 0, 'm'},         {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -84,9 +84,10 @@ int main(int argc, char **argv)
         case 'a': active = (unsigned)atoi(optarg); break;
         case 'k': max_cycles = atol(optarg); break;
         case 'n': connected = (unsigned)atoi(optarg); break;
+        case 'm': meters = 1; break;
         default:
             fprintf(stderr, "usage: cyclecount --channels N [--active A] [--connected C] "
-                            "[--cycles K]\n");
+                            "[--cycles K] [--meters]\n");
             return 2;
         }
     }
@@ -117,6 +118,9 @@ int main(int argc, char **argv)
     s->deadline_permille = 1000;
     for (unsigned ch = 0; ch < active; ch++)
         s->in_active[ch] = s->out_active[ch] = 1;
+    /* As while status is read (the panel open): the engine meters. */
+    if (meters)
+        asiojack_want_meters(s, UINT64_MAX);
 
     asiojack_engine_init(&engine, base, (uintptr_t)jc);
     for (unsigned ch = 0; ch < channels; ch++) {
