@@ -116,6 +116,13 @@ def start_jackd(tmp: Path, frames: int, rate: int = 48000, realtime: bool = Fals
         lock = _reserve_name(candidate)
         if lock < 0:
             continue  # another test run on this machine owns it
+        if _name_answers(candidate):
+            # Nobody holds the lock, yet a server answers: a jackd outside
+            # the tests, or one a killed run left behind.  Our own jackd
+            # would fail on the name while the probe below talked to that
+            # one.
+            os.close(lock)
+            continue
         try:
             server = _start_jackd(tmp, frames, rate, realtime, candidate, sync)
         except NameTaken:
@@ -130,6 +137,15 @@ def start_jackd(tmp: Path, frames: int, rate: int = 48000, realtime: bool = Fals
     raise AssertionError(f"all of {SERVER_NAMES} are in use")
 
 
+def _name_answers(name: str) -> bool:
+    """Whether a JACK server runs under ``name`` now."""
+    try:
+        jack.Client("asiojack-name-probe", servername=name, no_start_server=True).close()
+    except jack.JackError:
+        return False
+    return True
+
+
 class NameTaken(Exception):
     """jackd refused the name: a live server has it."""
 
@@ -137,7 +153,11 @@ class NameTaken(Exception):
 def _start_jackd(tmp: Path, frames: int, rate: int, realtime: bool, name: str,
                  sync: bool = False) -> Jackd:
     log = tmp / f"{name}-{next(_names)}.log"
-    cmd = ["jackd", "-R" if realtime else "--no-realtime", *(["-S"] if sync else []),
+    # setpriv --pdeathsig: jackd gets SIGTERM when the thread that started
+    # it ends (the test process killed, a timeout), so a killed run leaves
+    # no jackd holding a name of the pool.  Start it from the main thread.
+    cmd = ["setpriv", "--pdeathsig", "TERM",
+           "jackd", "-R" if realtime else "--no-realtime", *(["-S"] if sync else []),
            "-n", name, "-d", "dummy",
            "-r", str(rate), "-p", str(frames), "-C", "2", "-P", "2"]
     proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -156,6 +176,10 @@ def _start_jackd(tmp: Path, frames: int, rate: int, realtime: bool, name: str,
         except jack.JackError:
             return False
         c.close()
+        # The answer must be our jackd's, not one that took the name since.
+        time.sleep(0.05)
+        if proc.poll() is not None:
+            return answers()
         return True
 
     wait_for(answers, 15, "jackd to answer")
