@@ -125,10 +125,13 @@ class ConfigPrefix:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def wineserver(self, *args: str) -> None:
-        """Run the Wine's wineserver (e.g. ``-k``, ``-w``) for this prefix."""
+        """Run the Wine's wineserver (e.g. ``-k``, ``-w``, ``-p``) for this prefix."""
         outside_pidns = Config("wineserver", 64, self.config.container)
+        # No pipes: a persistent server (-p) stays in the background and
+        # would hold them open.
         subprocess.run([*outside_pidns.enter(), "wineserver", *args], env=self.env,
-                       capture_output=True, timeout=60, check=False)
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60, check=False)
 
 
 def make_config_prefix(config: Config, base: Path) -> ConfigPrefix:
