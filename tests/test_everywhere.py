@@ -96,7 +96,7 @@ def prefixes(wine_prefix: WinePrefix, tmp_path_factory: pytest.TempPathFactory) 
             # A wineserver kept running: each program finds it (and Wine's
             # services) started.  In its own PID namespace a program
             # starts its own, which goes with the namespace.
-            shared.wineserver("-p")
+            shared.keep_wineserver()
         last[config.container] = config
         return prefix
 

@@ -158,10 +158,7 @@ class WinePrefix:
         is most of a short program's start-up.  If a server runs already
         (persistent or not), this does nothing.
         """
-        # No pipes: the server stays in the background and would hold them open.
-        subprocess.run(["wineserver", "-p"], env=self.env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
-                       check=False)
+        keep_wineserver(["wineserver"], [wine_loader()], self.env)
 
     def stop_wineserver(self) -> None:
         """Kill this prefix's wineserver and every Wine process of the prefix."""
@@ -180,6 +177,25 @@ class WinePrefix:
         cmd = [wine_loader(), str(self.pahost), str(self.portaudio), *args]
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
+
+
+def keep_wineserver(wineserver: list[str], loader: list[str], env: dict[str, str]) -> None:
+    """Start a persistent wineserver (``wineserver -p``) and Wine's services under it.
+
+    ``wineserver`` and ``loader`` are the commands that run them (with a
+    container's entry in front).  Wine's services (services.exe, plugplay,
+    winedevice, rpcss ...) are started by the first program and inherit its
+    stderr: started by a test's program, they would hold that test's pipe
+    open for as long as the server runs, and the test would wait for its
+    end.  So a program with no pipes starts them here.  If a server runs
+    already, this does nothing.
+    """
+    null = subprocess.DEVNULL
+    started = subprocess.run([*wineserver, "-p"], env=env, stdin=null, stdout=null, stderr=null,
+                             timeout=60, check=False)
+    if started.returncode == 0:
+        subprocess.run([*loader, "cmd", "/c", "exit"], env=env, stdin=null, stdout=null,
+                       stderr=null, timeout=120, check=False)
 
 
 def parse_host_output(returncode: int, stdout: str, stderr: str) -> HostResult:
