@@ -324,11 +324,26 @@ def _parse_reg(text: str) -> Registry:
 
 
 def _registry(prefix: Path) -> Registry:
-    """The prefix's HKLM Software key, both views, read through Wine in one call."""
+    """The keys of HKLM Software that asiojack reads, both views, through Wine.
+
+    Each view's ASIO key and the COM classes of asiojack and WineASIO, with
+    their subkeys; not all of HKLM Software, whose export (every COM class
+    of the prefix, ~9 MB) takes Wine some ten seconds.
+    """
+    keys: Registry = {}
+    for asio, classes in _VIEWS.values():
+        for key in (asio, f"{classes}\\{ASIOJACK_CLSID}", f"{classes}\\{WINEASIO_CLSID}"):
+            keys.update(_export(prefix, key))
+    return keys
+
+
+def _export(prefix: Path, key: str) -> Registry:
+    """Registry key ``key`` and its subkeys, read through Wine; empty if there is no such key."""
     out = prefix / "drive_c" / "asiojack-registry.reg"
     try:
-        _run_wine(prefix, None, "regedit", "/E", "C:\\asiojack-registry.reg", _SOFTWARE,
-                  timeout=180)
+        _run_wine(prefix, None, "regedit", "/E", "C:\\asiojack-registry.reg", key, timeout=180)
+        if not out.exists():
+            return {}   # regedit said "Unable to open the registry key" (and exits 0)
         return _parse_reg(out.read_bytes().decode("utf-16", "replace"))
     finally:
         out.unlink(missing_ok=True)

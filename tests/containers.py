@@ -31,6 +31,7 @@ from asiojack_rig.winehost import (
     ROOT,
     WINE64,
     HostResult,
+    keep_wineserver,
     parse_host_output,
     portaudio_dll,
 )
@@ -124,11 +125,19 @@ class ConfigPrefix:
         return subprocess.Popen(self.command(self.pahost, str(self.portaudio), *args), env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
+    def keep_wineserver(self) -> None:
+        """A wineserver kept running, with Wine's services (winehost.keep_wineserver)."""
+        outside_pidns = Config("wineserver", 64, self.config.container)
+        keep_wineserver([*outside_pidns.enter(), "wineserver"],
+                        [*outside_pidns.enter(), WINE64], self.env)
+
     def wineserver(self, *args: str) -> None:
         """Run the Wine's wineserver (e.g. ``-k``, ``-w``) for this prefix."""
         outside_pidns = Config("wineserver", 64, self.config.container)
+        # No pipes: a server stays in the background and would hold them open.
         subprocess.run([*outside_pidns.enter(), "wineserver", *args], env=self.env,
-                       capture_output=True, timeout=60, check=False)
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60, check=False)
 
 
 def make_config_prefix(config: Config, base: Path) -> ConfigPrefix:
@@ -156,6 +165,9 @@ def make_config_prefix(config: Config, base: Path) -> ConfigPrefix:
     subprocess.run([str(wine), "wineboot", "--init"], env=env, check=True, capture_output=True,
                    timeout=300)
     subprocess.run([*setup.enter(), "wineserver", "-w"], env=env, timeout=120, check=False)
+    # The registration runs several Wine programs: each finds the server
+    # (and Wine's services) started.  The caller kills it (wineserver("-k")).
+    ConfigPrefix(setup, prefix, env, Path(), Path()).keep_wineserver()
     reg = subprocess.run([sys.executable, "-m", "pyjack_side", "register", "--prefix",
                           str(prefix)], env=env, capture_output=True, text=True, timeout=300,
                          cwd=base)

@@ -82,13 +82,10 @@ class PipeWire:
         return result
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """Stop the PipeWire daemon (terminate, then kill if it hangs)."""
+        from asiojack_rig.harness import terminate
+
+        terminate(self.proc, 10)
 
 
 def private_config(quantum: int) -> str:

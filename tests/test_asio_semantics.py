@@ -7,13 +7,11 @@ at once, reset requests when JACK changes or goes away, host-chosen buffer
 sizes, input monitoring and the control panel.  Everything is real: a
 private dummy jackd, a private asiojack server, Wine, MinGW-built hosts
 (tests/host/resethost.c, asiocheck.c, pahost.c) and PortAudio's ASIO DLL.
-One Wine prefix serves the module; a second one, for the two-program test,
-is made in the background meanwhile.
+The run's shared Wine prefix (conftest.py) serves the module.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import re
 import shutil
@@ -50,12 +48,11 @@ from asiojack_rig.hostile import (
     TC_RUNNING,
     TC_VALID,
     HostProcess,
-    build_host,
     jack_period,
     restart_jackd,
 )
 from asiojack_rig.probe import SCALE, LoopProbe
-from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output, wine_loader
+from asiojack_rig.winehost import WinePrefix, parse_host_output, wine_loader
 
 CONFIG = "inputs = 4\noutputs = 4\ndeadline = 0.9\n"
 
@@ -72,34 +69,6 @@ def assert_whole_buffers(seg: dict[str, int], frames: int) -> None:
 
 
 # ----------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def prefix_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        concurrent.futures.ThreadPoolExecutor]:
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    yield pool
-    pool.shutdown(wait=True)
-
-
-@pytest.fixture(scope="module")
-def second_prefix_future(prefix_pool: concurrent.futures.ThreadPoolExecutor,
-                         tmp_path_factory: pytest.TempPathFactory
-                         ) -> concurrent.futures.Future[WinePrefix]:
-    """A second prefix, made in the background while the first tests run."""
-    return prefix_pool.submit(make_prefix, tmp_path_factory.mktemp("wine2"))
-
-
-@pytest.fixture(scope="module")
-def prefix(tmp_path_factory: pytest.TempPathFactory,
-           second_prefix_future: concurrent.futures.Future[WinePrefix]) -> WinePrefix:
-    return make_prefix(tmp_path_factory.mktemp("wine"))
-
-
-@pytest.fixture(scope="module")
-def hosts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("hosts")
-    return {name: build_host(name, out) for name in ("resethost", "asiocheck")}
-
-
 @pytest.fixture
 def server(jackd256: Jackd, tmp_path: Path) -> Iterator[AsiojackServer]:
     s = start_server(tmp_path, jackd256, CONFIG)
@@ -115,15 +84,9 @@ def own_jackd(tmp_path: Path) -> Iterator[Jackd]:
     j.stop()
 
 
-def host_env(prefix: WinePrefix, server: AsiojackServer, **extra: str) -> dict[str, str]:
-    return prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
-                           "JACK_DEFAULT_SERVER": server.jackd.name,
-                           "ASIOJACK_CONFIG": str(server.config), **extra})
-
-
 def resethost(prefix: WinePrefix, hosts: dict[str, Path], server: AsiojackServer,
               *args: str, **env: str) -> HostProcess:
-    return HostProcess(hosts["resethost"], list(args), host_env(prefix, server, **env))
+    return HostProcess(hosts["resethost"], list(args), prefix.server_env(server, **env))
 
 
 def streaming(host: HostProcess, frames: int | None = None, after: int = 0,
@@ -152,7 +115,7 @@ MISUSE_CHECKS = (
 
 def test_host_misuse_is_refused_in_words(prefix: WinePrefix, hosts: dict[str, Path],
                                          server: AsiojackServer) -> None:
-    r = subprocess.run([wine_loader(), str(hosts["asiocheck"])], env=host_env(prefix, server),
+    r = subprocess.run([wine_loader(), str(hosts["asiocheck"])], env=prefix.server_env(server),
                        capture_output=True, text=True, timeout=120)
     out = parse_host_output(r.returncode, r.stdout, r.stderr)
     checks = {e["check"]: e for e in out.events if "check" in e}
@@ -384,7 +347,7 @@ def test_sample_type_through_the_host(fmt: str, prefix: WinePrefix, hosts: dict[
         # PortAudio converts for a float program, without dither or clipping.
         pa = HostProcess(prefix.pahost, ["stream", "--device", "asiojack", "--seconds", "3",
                                          "--channels", "2", "--no-dither"],
-                         host_env(prefix, server), prefix_args=[str(prefix.portaudio)])
+                         prefix.server_env(server), prefix_args=[str(prefix.portaudio)])
         try:
             pa.wait(lambda e: e.get("event") == "started", 30, "pahost to start")
             probe, _ = record_through(jackd256, "pahost", 1.0)
@@ -400,17 +363,18 @@ def test_sample_type_through_the_host(fmt: str, prefix: WinePrefix, hosts: dict[
 
 
 # --------------------------------------------------- 7: two programs at once
-def test_two_programs_at_once_each_bit_exact(
-        prefix: WinePrefix, second_prefix_future: concurrent.futures.Future[WinePrefix],
-        server: AsiojackServer, jackd256: Jackd) -> None:
-    second = second_prefix_future.result(timeout=300)
+def test_two_programs_at_once_each_bit_exact(prefix: WinePrefix, server: AsiojackServer,
+                                            jackd256: Jackd) -> None:
+    # Two Wine processes of one prefix (one wineserver): if the driver kept
+    # anything per prefix (a named object, a registry value), they would
+    # meet there, which two prefixes would hide.
     long_run = HostProcess(prefix.pahost, ["stream", "--device", "asiojack", "--seconds", "7",
                                            "--channels", "2"],
-                           host_env(prefix, server), prefix_args=[str(prefix.portaudio)])
+                           prefix.server_env(server), prefix_args=[str(prefix.portaudio)])
     long_run.wait(lambda e: e.get("event") == "started", 30, "the first program")
-    short_run = HostProcess(second.pahost, ["stream", "--device", "asiojack", "--seconds", "2",
+    short_run = HostProcess(prefix.pahost, ["stream", "--device", "asiojack", "--seconds", "2",
                                             "--channels", "2"],
-                            host_env(second, server), prefix_args=[str(second.portaudio)])
+                            prefix.server_env(server), prefix_args=[str(prefix.portaudio)])
     short_run.wait(lambda e: e.get("event") == "started", 30, "the second program")
     probes = {name: LoopProbe(jackd256.client(f"p-{name}")) for name in ("pahost", "pahost-2")}
     try:
@@ -486,7 +450,7 @@ def test_jack_gone_then_back(prefix: WinePrefix, hosts: dict[str, Path], own_jac
         streaming(host)
         reset_thread = host.of("segment")  # none yet
         assert reset_thread == []
-        own_jackd.stop()
+        own_jackd.halt()
         reset = host.wait_event("reset", 10)
         assert "JACK" in reset["error"] and reset["reopen"], reset
         assert RESET_REQUEST in [s for s, _, _ in host.messages()]

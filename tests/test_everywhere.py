@@ -14,8 +14,8 @@ after it is killed.  The configurations:
 - the same root with its own PID namespace as well, where the program's pid
   means nothing outside.
 
-One prefix per Wine (shared by its 64- and 32-bit programs), one jackd and
-one asiojack server for the module.
+One prefix per Wine (shared by its 64- and 32-bit programs; Wine 8's is the
+run's shared prefix), one jackd and one asiojack server for the module.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from asiojack_rig.harness import (
     wait_for,
 )
 from asiojack_rig.probe import LoopProbe
-from asiojack_rig.winehost import read_until_started
+from asiojack_rig.winehost import WinePrefix, read_until_started
 
 CONFIG = "inputs = 6\noutputs = 4\ndeadline = 0.9\n"
 
@@ -60,16 +60,30 @@ WINE_VERSION = {False: "wine-8.", True: "wine-10."}
 
 
 @pytest.fixture(scope="module")
-def prefixes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+def prefixes(wine_prefix: WinePrefix, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         Callable[[Config], ConfigPrefix]]:
-    """One prefix per Wine, made on first use, with asiojack registered."""
+    """One prefix per Wine, with asiojack registered.
+
+    Wine 8: the run's shared prefix (conftest.py), registered for 32-bit
+    programs as well.  Wine 10: a prefix of this module, made on first use.
+    """
     made: dict[bool, ConfigPrefix] = {}
     last: dict[bool, Config] = {}
 
     def get(config: Config) -> ConfigPrefix:
+        if not config.container:
+            if config.bits == 32:
+                # register says so when it could not register for 32-bit programs
+                assert "registered the 32-bit asiojack.dll" in wine_prefix.registered, \
+                    wine_prefix.registered
+            wine_prefix.keep_wineserver()
+            files = tmp_path_factory.getbasetemp() / "everywhere-wine8"
+            files.mkdir(exist_ok=True)
+            pahost, portaudio = host_files(config, files)
+            return ConfigPrefix(config, wine_prefix.path, wine_prefix.env, pahost, portaudio)
         if config.container not in made:
-            base = tmp_path_factory.mktemp("wine10" if config.container else "wine8")
-            made[config.container] = make_config_prefix(config, base)
+            made[config.container] = make_config_prefix(config,
+                                                        tmp_path_factory.mktemp("wine10"))
         shared = made[config.container]
         prefix = ConfigPrefix(config, shared.path, shared.env, shared.pahost,
                               shared.portaudio)
@@ -78,6 +92,11 @@ def prefixes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         # Processes of one PID namespace only may share a wineserver.
         if config.pidns != last.get(config.container, config).pidns:
             shared.wineserver("-k")
+        if not config.pidns:
+            # A wineserver kept running: each program finds it (and Wine's
+            # services) started.  In its own PID namespace a program
+            # starts its own, which goes with the namespace.
+            shared.keep_wineserver()
         last[config.container] = config
         return prefix
 

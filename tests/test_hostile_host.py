@@ -19,21 +19,10 @@ from pathlib import Path
 import pytest
 
 from asiojack_rig.harness import AsiojackServer, Jackd, start_jackd, start_server, wait_for
-from asiojack_rig.hostile import RESET_REQUEST, HostProcess, build_host, restart_jackd
-from asiojack_rig.winehost import WinePrefix, make_prefix, wine_loader
+from asiojack_rig.hostile import RESET_REQUEST, HostProcess, restart_jackd
+from asiojack_rig.winehost import WinePrefix, wine_loader
 
 CONFIG = "inputs = 2\noutputs = 2\ndeadline = 0.9\n"
-
-
-@pytest.fixture(scope="module")
-def prefix(tmp_path_factory: pytest.TempPathFactory) -> WinePrefix:
-    return make_prefix(tmp_path_factory.mktemp("wine"))
-
-
-@pytest.fixture(scope="module")
-def hosts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("hosts")
-    return {name: build_host(name, out) for name in ("resethost", "hostilehost")}
 
 
 @pytest.fixture
@@ -43,16 +32,10 @@ def server(jackd256: Jackd, tmp_path: Path) -> Iterator[AsiojackServer]:
     s.stop()
 
 
-def host_env(prefix: WinePrefix, server: AsiojackServer) -> dict[str, str]:
-    return prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
-                           "JACK_DEFAULT_SERVER": server.jackd.name,
-                           "ASIOJACK_CONFIG": str(server.config)})
-
-
 def run_hostile(prefix: WinePrefix, hosts: dict[str, Path], server: AsiojackServer,
                 mode: str) -> list[dict[str, object]]:
     r = subprocess.run([wine_loader(), str(hosts["hostilehost"]), mode],
-                       env=host_env(prefix, server), capture_output=True, text=True, timeout=120)
+                       env=prefix.server_env(server), capture_output=True, text=True, timeout=120)
     events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     assert events and "result" in events[-1], (r.returncode, r.stdout, r.stderr[-2000:])
     failed = [e for e in events if e.get("ok") is False]
@@ -111,7 +94,7 @@ def servers_of(runtime: Path) -> list[int]:
 def test_server_killed_mid_stream_resets_the_host_onto_a_new_server(
         prefix: WinePrefix, hosts: dict[str, Path], jackd256: Jackd, tmp_path: Path) -> None:
     server = start_server(tmp_path, jackd256, CONFIG)
-    env = host_env(prefix, server)
+    env = prefix.server_env(server)
     env.update(ASIOJACK_SERVER=f"{sys.executable} -m pyjack_side",
                ASIOJACK_STATE_DIR=str(tmp_path / "state"))
     host = HostProcess(hosts["resethost"], ["--commands", "--reopen-seconds", "30"], env)
@@ -145,10 +128,10 @@ def test_jack_gone_and_back_recovers_by_recreating_buffers_on_the_same_driver(
     server = start_server(tmp_path, jackd, CONFIG)
     host = HostProcess(hosts["resethost"],
                        ["--commands", "--keep-driver", "--reopen-seconds", "30"],
-                       host_env(prefix, server))
+                       prefix.server_env(server))
     try:
         streaming(host)
-        jackd.stop()
+        jackd.halt()
         host.wait_event("reset", 15)
         time.sleep(1.0)             # createBuffers is refused while JACK is away
         n = len(host.snapshot())
@@ -175,7 +158,7 @@ def test_a_stalled_host_is_told_overload_and_streams_on(
 
 def test_queries_from_another_thread_survive_resets_that_reopen_the_session(
         prefix: WinePrefix, hosts: dict[str, Path], server: AsiojackServer) -> None:
-    host = HostProcess(hosts["hostilehost"], ["query-race"], host_env(prefix, server))
+    host = HostProcess(hosts["hostilehost"], ["query-race"], prefix.server_env(server))
     try:
         host.wait(lambda e: e.get("event") == "racing", 30, "the race to begin")
         # Each edit changes the channel count: the server asks the host to

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import AsiojackServer, Jackd, start_jackd, start_peer, start_server, wait_for
 
-from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output, read_until_started
+from asiojack_rig.winehost import WinePrefix, parse_host_output, read_until_started
 from pyjack_side.abi import lib
 
 
@@ -133,11 +133,6 @@ def test_open_carries_the_jack_server_in_the_protocol() -> None:
     assert lib.ASIOJACK_PROTOCOL_VERSION >= 3
     assert ffi.sizeof("struct asiojack_msg_open") == 136
     assert ffi.offsetof("struct asiojack_msg_open", "jack_server") == 72
-
-
-@pytest.fixture(scope="module")
-def prefix(tmp_path_factory: pytest.TempPathFactory) -> WinePrefix:
-    return make_prefix(tmp_path_factory.mktemp("wine"))
 
 
 def test_wine_host_opens_on_its_own_jack_server(prefix: WinePrefix, jackd256: Jackd,

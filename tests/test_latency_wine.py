@@ -25,27 +25,16 @@ from asiojack_rig.harness import (
     start_jackd,
     start_server,
 )
-from asiojack_rig.hostile import ASE_SUCCESS, HostProcess, build_host
-from asiojack_rig.winehost import WinePrefix, make_prefix
+from asiojack_rig.hostile import ASE_SUCCESS, HostProcess
+from asiojack_rig.winehost import WinePrefix
 
 CONFIG = "inputs = 4\noutputs = 4\ndeadline = 0.9\n"
 OVERLOAD = 15  # kAsioOverload
 
 
-@pytest.fixture(scope="module")
-def prefix(tmp_path_factory: pytest.TempPathFactory) -> WinePrefix:
-    return make_prefix(tmp_path_factory.mktemp("wine"))
-
-
-@pytest.fixture(scope="module")
-def resethost_exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_host("resethost", tmp_path_factory.mktemp("hosts"))
-
-
-def host_env(prefix: WinePrefix, server: AsiojackServer) -> dict[str, str]:
-    return prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
-                           "JACK_DEFAULT_SERVER": server.jackd.name,
-                           "ASIOJACK_CONFIG": str(server.config)})
+@pytest.fixture
+def resethost_exe(hosts: dict[str, Path]) -> Path:
+    return hosts["resethost"]
 
 
 def send(host: HostProcess, line: str) -> int:
@@ -89,7 +78,7 @@ def test_get_latencies_is_what_jack_measures(
         server_on: list[AsiojackServer], tmp_path: Path) -> None:
     server = start(server_on, tmp_path, frames, sync)
     jackd = server.jackd
-    host = HostProcess(resethost_exe, ["--commands"], host_env(prefix, server))
+    host = HostProcess(resethost_exe, ["--commands"], prefix.server_env(server))
     try:
         host.wait_event("started", 30, code=0)
         at_init = host.of("device")[0]
@@ -119,7 +108,7 @@ def test_portaudio_reports_jacks_latencies(
     jackd = server.jackd
     pa = HostProcess(prefix.pahost, ["stream", "--device", "asiojack", "--seconds", "2",
                                      "--channels", "2"],
-                     host_env(prefix, server), prefix_args=[str(prefix.portaudio)])
+                     prefix.server_env(server), prefix_args=[str(prefix.portaudio)])
     try:
         started = pa.wait(lambda e: e.get("event") == "started", 30, "pahost to start")
         capture = jack_latency(jackd, "pahost:in_1", "capture")
@@ -144,7 +133,7 @@ def test_overload_reaches_a_host_that_asked_for_it(
     # Every 40th bufferSwitch takes two periods: the engine plays that cycle
     # as silence and the host hears of it.
     host = HostProcess(resethost_exe, ["--commands", "--slow-every", "40"],
-                       host_env(prefix, server))
+                       prefix.server_env(server))
     try:
         host.wait_event("started", 30, code=0)
         can = host.command("can")
@@ -167,7 +156,7 @@ def test_stop_then_start_restarts_time_at_zero_in_half_zero(
     # 1024 frames: stop() and start() land well inside one period, so the
     # engine may never see the session stopped in between.
     server = start(server_on, tmp_path, 1024)
-    host = HostProcess(resethost_exe, ["--commands"], host_env(prefix, server))
+    host = HostProcess(resethost_exe, ["--commands"], prefix.server_env(server))
     segments = []
     try:
         host.wait_event("started", 30, code=0)
@@ -204,7 +193,7 @@ def test_output_ready_lets_the_engine_play_before_bufferswitch_returns(
     """
     server = start(server_on, tmp_path, 1024)
     args = ["--commands", "--slow-every", "1"] + (["--output-ready"] if output_ready else [])
-    host = HostProcess(resethost_exe, args, host_env(prefix, server))
+    host = HostProcess(resethost_exe, args, prefix.server_env(server))
     try:
         host.wait_event("started", 30, code=0)
         seg = session_segment(server)

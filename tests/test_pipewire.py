@@ -20,14 +20,9 @@ from pwjack import PW_JACK_LIB, PipeWire, start_pipewire
 
 from asiojack_rig.harness import AsiojackServer, server_segments, start_server, wait_for
 from asiojack_rig.hostile import BUFFER_SIZE_CHANGE, RESET_REQUEST, HostProcess, build_host
-from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output, read_until_started
+from asiojack_rig.winehost import WinePrefix, parse_host_output, read_until_started
 
 CONFIG = "inputs = 4\noutputs = 4\ndeadline = 0.9\n"
-
-
-@pytest.fixture(scope="module")
-def prefix(tmp_path_factory: pytest.TempPathFactory) -> WinePrefix:
-    return make_prefix(tmp_path_factory.mktemp("wine"))
 
 
 @pytest.fixture(scope="module", params=[64, 256], ids=["q64", "q256"])
@@ -50,9 +45,7 @@ def host_env(prefix: WinePrefix, server: AsiojackServer) -> dict[str, str]:
     # libjack); it names the same JACK server as the asiojack server, as a
     # user's program and the server it auto-starts would, so the session
     # opens in this server rather than a sibling for another name.
-    return prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
-                           "ASIOJACK_CONFIG": str(server.config),
-                           "JACK_DEFAULT_SERVER": server.jackd.name})
+    return prefix.server_env(server)
 
 
 def start_streaming_host(prefix: WinePrefix, server: AsiojackServer,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import jack
 import pytest
-from conftest import ROOT, AsiojackServer, Jackd, start_peer, start_server
+from conftest import AsiojackServer, Jackd, start_peer, start_server
 
-from asiojack_rig.winehost import WinePrefix, make_prefix, parse_host_output, wine_loader
+from asiojack_rig.winehost import WinePrefix, parse_host_output, wine_loader
 from pyjack_side.abi import ffi
 
 CONFIG = """inputs = 4
@@ -104,21 +104,11 @@ def test_a_bad_program_table_names_program_key_and_file(tmp_path: Path) -> None:
         and "'sample_type'" in r.stderr
 
 
-@pytest.fixture(scope="module")
-def prefix(tmp_path_factory: pytest.TempPathFactory) -> WinePrefix:
-    return make_prefix(tmp_path_factory.mktemp("wine"))
-
-
 def test_port_names_are_the_asio_channel_names(prefix: WinePrefix, server: AsiojackServer,
-                                               tmp_path: Path) -> None:
-    exe = tmp_path / "asiocheck.exe"
-    subprocess.run(["x86_64-w64-mingw32-gcc", "-std=c11", "-O2", "-Wall", "-Wextra",
-                    str(ROOT / "tests/host/asiocheck.c"), "-o", str(exe), "-lole32"], check=True)
-    env = prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
-                          "JACK_DEFAULT_SERVER": server.jackd.name,
-                          "ASIOJACK_CONFIG": str(server.config)})
-    r = subprocess.run([wine_loader(), str(exe)], env=env, capture_output=True, text=True,
-                       timeout=120)
+                                               hosts: dict[str, Path]) -> None:
+    env = prefix.server_env(server)
+    r = subprocess.run([wine_loader(), str(hosts["asiocheck"])], env=env, capture_output=True,
+                       text=True, timeout=120)
     out = parse_host_output(r.returncode, r.stdout, r.stderr)
     checks = {e["check"]: e for e in out.events if "check" in e}
     assert checks["channels"]["detail"] == "2 in, 2 out", checks.get("channels")

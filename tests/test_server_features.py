@@ -205,7 +205,7 @@ def test_jack_gone_and_back(peer_bin: Path, tmp_path: Path) -> None:
             lingering.open()
             peer = start_peer(peer_bin, server, "--seconds", "2")
             time.sleep(0.3)
-            jackd.stop()
+            jackd.halt()
             stats = peer.finish()
             assert int(stats["events"]) & lib.ASIOJACK_EVENT_JACK_GONE, stats
             assert server.proc.poll() is None
@@ -218,7 +218,7 @@ def test_jack_gone_and_back(peer_bin: Path, tmp_path: Path) -> None:
                 assert f"JACK server '{jackd.name}' not running" in message
             # JACK back under the same name: a new session works, next to
             # the dead one, and the dead one says what happened.
-            restarted = start_jackd(tmp_path, 256, name=jackd.name)
+            restarted = jackd.restart()
             try:
                 for _ in range(3):
                     again = start_peer(peer_bin, server, "--seconds", "0.3")

@@ -36,6 +36,7 @@ from conftest import (
 from fakeserver import HostileServer
 from rawclient import RawClient
 
+from asiojack_rig.winehost import WinePrefix
 from pyjack_side.abi import ffi, lib
 from pyjack_side.protocol import new
 
@@ -125,6 +126,28 @@ class Recorder:
         self.proc.wait()
 
 
+def autostart_past_a_recorder(public_dir: Path, directory: Path,
+                              listener: pwd.struct_passwd | None, peer: Path,
+                              env: dict[str, str], user: pwd.struct_passwd | None = None,
+                              remove: Path | None = None
+                              ) -> tuple[int, dict[str, object], str, bytes]:
+    """Run the peer (``--autostart``) while a :class:`Recorder` of ``listener``
+    listens on ``directory``/control.sock; then remove ``remove`` (default:
+    ``directory``).
+
+    Returns the peer's exit code, its JSON line, all it printed and every
+    byte the recorder was sent.
+    """
+    recorder = Recorder(public_dir, directory / "control.sock", listener)
+    try:
+        code, result, out = run_peer(peer, env, "--autostart", "--seconds", "0.1", user=user)
+        received = recorder.received()
+    finally:
+        recorder.stop()
+        shutil.rmtree(remove or directory, ignore_errors=True)
+    return code, result, out, received
+
+
 # ------------------------------------------------------------------ item 1
 @needs_root
 def test_driver_refuses_a_fallback_dir_another_user_made(
@@ -138,15 +161,9 @@ def test_driver_refuses_a_fallback_dir_another_user_made(
     shutil.rmtree(fallback, ignore_errors=True)
     fallback.mkdir(mode=0o777)
     fallback.chmod(0o777)
-    recorder = Recorder(public_dir, fallback / "control.sock", None)
-    try:
-        code, result, out = run_peer(public_peer, clean_env(ASIOJACK_SERVER="false",
-                                                            HOME="/"),
-                                     "--autostart", "--seconds", "0.1", user=other_user)
-        received = recorder.received()
-    finally:
-        recorder.stop()
-        shutil.rmtree(fallback, ignore_errors=True)
+    code, result, out, received = autostart_past_a_recorder(
+        public_dir, fallback, None, public_peer, clean_env(ASIOJACK_SERVER="false", HOME="/"),
+        user=other_user)
     assert code == 1, out
     assert f"{fallback} belongs to uid 0" in str(result.get("message")), out
     assert "posing as the asiojack server" in str(result.get("message")), out
@@ -164,15 +181,9 @@ def test_driver_refuses_a_dir_another_user_squats_in_an_open_xdg_runtime_dir(
     squat = xdg / "asiojack"
     squat.mkdir()
     os.chown(squat, other_user.pw_uid, other_user.pw_gid)
-    recorder = Recorder(public_dir, squat / "control.sock", other_user)
-    try:
-        code, result, out = run_peer(public_peer, clean_env(XDG_RUNTIME_DIR=str(xdg),
-                                                            ASIOJACK_SERVER="false"),
-                                     "--autostart", "--seconds", "0.1")
-        received = recorder.received()
-    finally:
-        recorder.stop()
-        shutil.rmtree(xdg, ignore_errors=True)
+    code, result, out, received = autostart_past_a_recorder(
+        public_dir, squat, other_user, public_peer,
+        clean_env(XDG_RUNTIME_DIR=str(xdg), ASIOJACK_SERVER="false"), remove=xdg)
     assert code == 1, out
     assert f"belongs to uid {other_user.pw_uid}" in str(result.get("message")), out
     assert received == b"", received
@@ -250,7 +261,8 @@ def test_segment_geometry_rewritten_after_the_check_cannot_move_buffers(
     assert int(str(result["handled"])) > 40, result
 
 
-def test_driver_in_wine_keeps_the_geometry_it_checked(tmp_path: Path) -> None:
+def test_driver_in_wine_keeps_the_geometry_it_checked(prefix: WinePrefix, hosts: dict[str, Path],
+                                                       tmp_path: Path) -> None:
     """The PE driver sizes and indexes by the layout the unix side checked at open.
 
     The server rewrites n_inputs, channel_stride, audio_offset and
@@ -258,12 +270,9 @@ def test_driver_in_wine_keeps_the_geometry_it_checked(tmp_path: Path) -> None:
     the output buffers (frames x bytes per sample) and its channel checks
     use its own copy, so a real ASIO host under Wine streams on.
     """
-    from asiojack_rig.hostile import ASE_OK, HostProcess, build_host
-    from asiojack_rig.winehost import make_prefix
+    from asiojack_rig.hostile import ASE_OK, HostProcess
 
-    (tmp_path / "wine").mkdir()
-    prefix = make_prefix(tmp_path / "wine")
-    host_exe = build_host("resethost", tmp_path)
+    host_exe = hosts["resethost"]
     runtime = tmp_path / "run"
     runtime.mkdir(mode=0o700)
     server = HostileServer(runtime / "control.sock", "scribble-at-create")
@@ -416,16 +425,21 @@ def test_segment_is_a_sealed_memfd_a_peer_cannot_resize(
 
 
 # ----------------------------------------------------------------- item 10
+def open_as(raw: RawClient, exe: str, wish: str | bytes) -> str:
+    """HELLO as program ``exe``, OPEN wishing for ``wish``: the client name the server gave."""
+    raw.hello(exe=exe)
+    raw.send(lib.ASIOJACK_MSG_OPEN, new("struct asiojack_msg_open", client_name=wish))
+    msg_type, payload = raw.reply()
+    if msg_type != lib.ASIOJACK_MSG_OPENED:
+        err = ffi.from_buffer("struct asiojack_msg_error *", payload)
+        raise AssertionError(ffi.string(err.message).decode())
+    opened = ffi.from_buffer("struct asiojack_msg_opened *", bytearray(payload))
+    return ffi.string(opened.client_name).decode()  # type: ignore[no-any-return]
+
+
 def opened_name(asiojack: AsiojackServer, exe: str, wish: str = "") -> str:
     with RawClient(asiojack.socket) as raw:
-        raw.hello(exe=exe)
-        raw.send(lib.ASIOJACK_MSG_OPEN, new("struct asiojack_msg_open", client_name=wish))
-        msg_type, payload = raw.reply()
-        if msg_type != lib.ASIOJACK_MSG_OPENED:
-            err = ffi.from_buffer("struct asiojack_msg_error *", payload)
-            raise AssertionError(ffi.string(err.message).decode())
-        opened = ffi.from_buffer("struct asiojack_msg_opened *", bytearray(payload))
-        return ffi.string(opened.client_name).decode()  # type: ignore[no-any-return]
+        return open_as(raw, exe, wish)
 
 
 def test_server_names_the_client_whatever_the_driver_wishes(asiojack: AsiojackServer) -> None:
@@ -444,14 +458,7 @@ def test_a_long_non_ascii_name_is_cut_at_a_character_and_opens(
     names = []
     with RawClient(asiojack.socket) as first, RawClient(asiojack.socket) as second:
         for raw in (first, second):
-            raw.hello(exe=base + ".exe")
-            raw.send(lib.ASIOJACK_MSG_OPEN, new("struct asiojack_msg_open", client_name=wish))
-            msg_type, payload = raw.reply()
-            if msg_type != lib.ASIOJACK_MSG_OPENED:
-                err = ffi.from_buffer("struct asiojack_msg_error *", payload)
-                raise AssertionError(ffi.string(err.message).decode())
-            opened = ffi.from_buffer("struct asiojack_msg_opened *", bytearray(payload))
-            names.append(ffi.string(opened.client_name).decode())
+            names.append(open_as(raw, base + ".exe", wish))
         # Both are JACK clients under those names.
         watcher = jackd256.client("watch")
         try:

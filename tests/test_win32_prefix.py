@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import AsiojackServer, Jackd, start_server
 
-from asiojack_rig.winehost import ROOT, parse_host_output, portaudio_dll
+from asiojack_rig.winehost import ROOT, keep_wineserver, parse_host_output, portaudio_dll
 from pyjack_side import wine
 
 WINE32_INSTALL = ("dpkg --add-architecture i386 && apt-get update && apt-get install wine64 "
@@ -56,6 +56,9 @@ class Win32Prefix:
         subprocess.run([self.loader, "wineboot", "--init"], env=self.env, check=True,
                        capture_output=True, timeout=300)
         subprocess.run(["wineserver", "-w"], env=self.env, timeout=120)
+        # Kept running for the module (each test runs `asiojack register`,
+        # i.e. several Wine programs): each finds its wineserver started.
+        keep_wineserver(["wineserver"], [self.loader], self.env)
         self.pahost = base / "pahost32.exe"
         subprocess.run(["i686-w64-mingw32-gcc", "-std=c11", "-O2", "-Wall", "-Wextra",
                         "-Werror", str(ROOT / "tests/host/pahost.c"), "-o", str(self.pahost)],

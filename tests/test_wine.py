@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The driver in Wine, end to end, with PortAudio's ASIO host as the program.
 
-One Wine prefix for the module (asiojack registered in it with the real
-``asiojack register``), a private dummy jackd per period, a private asiojack
-server per test.  The program is tests/host/pahost.c driving
+The run's shared Wine prefix (conftest.py: asiojack registered in it with the
+real ``asiojack register``), a private dummy jackd per period, a private
+asiojack server per test.  The program is tests/host/pahost.c driving
 ``libportaudio64bit-asio.dll`` from sounddevice's Windows wheel.
 """
 
@@ -30,9 +30,7 @@ from conftest import (
 from asiojack_rig.harness import session_ports
 from asiojack_rig.probe import LoopProbe
 from asiojack_rig.winehost import (
-    ROOT,
     WinePrefix,
-    make_prefix,
     parse_host_output,
     read_until_started,
     wine_loader,
@@ -41,22 +39,11 @@ from asiojack_rig.winehost import (
 CONFIG = "inputs = 6\noutputs = 4\ndeadline = 0.9\n"
 
 
-@pytest.fixture(scope="module")
-def prefix(tmp_path_factory: pytest.TempPathFactory) -> WinePrefix:
-    return make_prefix(tmp_path_factory.mktemp("wine"))
-
-
 @pytest.fixture
 def server(jackd256: Jackd, tmp_path: Path) -> Iterator[AsiojackServer]:
     s = start_server(tmp_path, jackd256, CONFIG)
     yield s
     s.stop()
-
-
-def host_env(prefix: WinePrefix, server: AsiojackServer) -> dict[str, str]:
-    return prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
-                           "JACK_DEFAULT_SERVER": server.jackd.name,
-                           "ASIOJACK_CONFIG": str(server.config)})
 
 
 def in_prefix(pid: int, prefix: WinePrefix) -> bool:
@@ -75,7 +62,7 @@ def shm_segments(server: AsiojackServer) -> list[str]:
 
 def test_device_is_listed_with_configured_channels(prefix: WinePrefix,
                                                    server: AsiojackServer) -> None:
-    out = prefix.host("list", env=host_env(prefix, server))
+    out = prefix.host("list", env=prefix.server_env(server))
     assert out.result.get("result") == "ok", out
     asio = [d for d in out.devices() if d.get("asio")]
     names = [d["name"] for d in asio]
@@ -96,7 +83,7 @@ def test_duplex_stream_runs_at_jack_period(frames: int, prefix: WinePrefix, jack
         seconds = 2.0
         out = prefix.host("stream", "--device", "asiojack", "--frames", str(frames),
                           "--seconds", str(seconds), "--channels", "2",
-                          env=host_env(prefix, server))
+                          env=prefix.server_env(server))
     finally:
         server.stop()
     r = out.result
@@ -110,7 +97,7 @@ def test_duplex_stream_runs_at_jack_period(frames: int, prefix: WinePrefix, jack
 def start_streaming_host(prefix: WinePrefix, server: AsiojackServer, seconds: float,
                          channels: int = 2) -> subprocess.Popen[str]:
     proc = prefix.popen_host("stream", "--device", "asiojack", "--seconds", str(seconds),
-                             "--channels", str(channels), env=host_env(prefix, server))
+                             "--channels", str(channels), env=prefix.server_env(server))
     seen = read_until_started(proc)
     assert proc.poll() is None, (seen, proc.communicate())
     assert len(session_ports(server.jackd, "pahost")) == 10
@@ -181,7 +168,7 @@ def test_twenty_open_close_cycles_leave_nothing_behind(prefix: WinePrefix,
                                                        server: AsiojackServer) -> None:
     threads_before = len(os.listdir(f"/proc/{server.proc.pid}/task"))
     out = prefix.host("cycles", "--device", "asiojack", "--count", "20",
-                      env=host_env(prefix, server), timeout=240)
+                      env=prefix.server_env(server), timeout=240)
     assert out.result.get("result") == "ok", out
     cycles = [e for e in out.events if e.get("event") == "cycle"]
     assert len(cycles) == 20 and all(c["ok"] for c in cycles), cycles
@@ -213,7 +200,7 @@ def test_killing_the_wine_process_mid_stream(prefix: WinePrefix, server: Asiojac
     # The graph and the server run on, and serve the next program.
     assert jackd256.proc.poll() is None and server.proc.poll() is None
     out = prefix.host("stream", "--device", "asiojack", "--seconds", "0.5",
-                      env=host_env(prefix, server))
+                      env=prefix.server_env(server))
     assert out.result.get("result") == "ok", out
 
 
@@ -244,12 +231,8 @@ def test_driver_starts_the_server_itself(prefix: WinePrefix, jackd256: Jackd,
 
 
 def test_asiocheck_conformance(prefix: WinePrefix, server: AsiojackServer,
-                               tmp_path: Path) -> None:
-    exe = tmp_path / "asiocheck.exe"
-    subprocess.run(["x86_64-w64-mingw32-gcc", "-std=c11", "-O2", "-Wall", "-Wextra",
-                    str(ROOT / "tests/host/asiocheck.c"), "-o", str(exe), "-lole32"], check=True)
-    from asiojack_rig.winehost import wine_loader
-    r = subprocess.run([wine_loader(), str(exe)], env=host_env(prefix, server),
+                               hosts: dict[str, Path]) -> None:
+    r = subprocess.run([wine_loader(), str(hosts["asiocheck"])], env=prefix.server_env(server),
                        capture_output=True, text=True, timeout=120)
     result = parse_host_output(r.returncode, r.stdout, r.stderr)
     failed = [e for e in result.events if e.get("ok") is False]
@@ -280,7 +263,7 @@ def test_register_reports_missing_wine(prefix: WinePrefix, tmp_path: Path) -> No
 
 def test_doctor_on_a_registered_prefix(prefix: WinePrefix, server: AsiojackServer,
                                        tmp_path: Path) -> None:
-    env = host_env(prefix, server)
+    env = prefix.server_env(server)
     r = asiojack_cli("doctor", "--prefix", str(prefix.path), env=env, cwd=tmp_path)
     lines = r.stdout.splitlines()
     assert r.returncode == 0, r.stdout + r.stderr
@@ -305,16 +288,25 @@ def test_doctor_names_what_is_wrong(prefix: WinePrefix, tmp_path: Path) -> None:
 
 def test_unregister_then_register_again(prefix: WinePrefix, server: AsiojackServer,
                                         tmp_path: Path) -> None:
-    r = asiojack_cli("unregister", "--prefix", str(prefix.path), env=prefix.env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert "unregistered asiojack.dll" in r.stdout
-    out = prefix.host("list", env=host_env(prefix, server))
-    assert "asiojack" not in [d["name"] for d in out.devices() if d.get("asio")]
-    r = asiojack_cli("register", "--prefix", str(prefix.path), env=prefix.env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert "registered asiojack.dll" in r.stdout and "WINEDLLPATH=" in r.stdout
-    out = prefix.host("list", env=host_env(prefix, server))
-    assert "asiojack" in [d["name"] for d in out.devices() if d.get("asio")]
+    from pyjack_side import wine
+
+    try:
+        r = asiojack_cli("unregister", "--prefix", str(prefix.path), env=prefix.env,
+                         cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert "unregistered asiojack.dll" in r.stdout
+        out = prefix.host("list", env=prefix.server_env(server))
+        assert "asiojack" not in [d["name"] for d in out.devices() if d.get("asio")]
+        r = asiojack_cli("register", "--prefix", str(prefix.path), env=prefix.env,
+                         cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert "registered asiojack.dll" in r.stdout and "WINEDLLPATH=" in r.stdout
+        out = prefix.host("list", env=prefix.server_env(server))
+        assert "asiojack" in [d["name"] for d in out.devices() if d.get("asio")]
+    finally:
+        # The prefix is the run's shared one: leave it registered, whatever failed.
+        if not wine.is_registered(prefix.path):
+            asiojack_cli("register", "--prefix", str(prefix.path), env=prefix.env, cwd=tmp_path)
 
 
 def test_callback_thread_runs_just_below_jacks_realtime_thread(prefix: WinePrefix,
@@ -327,11 +319,11 @@ def test_callback_thread_runs_just_below_jacks_realtime_thread(prefix: WinePrefi
     server = start_server(tmp_path, jackd, CONFIG)
     try:
         out = prefix.host("stream", "--device", "asiojack", "--seconds", "0.5",
-                          env=host_env(prefix, server))
+                          env=prefix.server_env(server))
         assert out.result.get("result") == "ok", out
         wait_for(lambda: "closing session" in server.log_text(), 5, "the session to close")
         doctor = asiojack_cli("doctor", "--prefix", str(prefix.path),
-                              env=host_env(prefix, server), cwd=tmp_path)
+                              env=prefix.server_env(server), cwd=tmp_path)
     finally:
         server.stop()
         jackd.stop()
@@ -363,7 +355,7 @@ def test_a_thread_refused_realtime_is_reported(prefix: WinePrefix, tmp_path: Pat
         cmd = ["setpriv", "--bounding-set=-sys_nice", "--", "prlimit", "--rtprio=0",
                wine_loader(), str(prefix.pahost), str(prefix.portaudio), "stream", "--device",
                "asiojack", "--seconds", "0.5"]
-        env = host_env(prefix, server)
+        env = prefix.server_env(server)
         subprocess.run(["wineserver", "-k"], env=env, check=False)  # start one under setpriv
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert parse_host_output(r.returncode, r.stdout, r.stderr).result.get("result") == "ok"

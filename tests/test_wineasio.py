@@ -30,8 +30,16 @@ ASIO_KEY, CLASS_KEY = KEYS["64"]
 
 
 @pytest.fixture(scope="module")
-def prefix(tmp_path_factory: pytest.TempPathFactory) -> WinePrefix:
-    return make_prefix(tmp_path_factory.mktemp("wineasio"))
+def prefix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WinePrefix]:
+    """A prefix of this module's own, not the run's shared one (conftest.py).
+
+    These tests register WineASIO's own keys and asiojack under WineASIO's
+    name and CLSID: a program in a prefix shared with other tests would
+    list "WineASIO Driver" meanwhile, or find asiojack unregistered.
+    """
+    prefix = make_prefix(tmp_path_factory.mktemp("wineasio"), persistent=True)
+    yield prefix
+    prefix.stop_wineserver()
 
 
 @pytest.fixture
@@ -81,9 +89,7 @@ def test_as_wineasio_streams_by_that_name_and_unregister_undoes_it(
     assert f"registered asiojack as WineASIO ({wine.WINEASIO_CLSID}, 64-bit view)" in r.stdout
     assert value(prefix, ASIO_KEY, "CLSID") == wine.WINEASIO_CLSID
     assert wine.wineasio_owner(prefix.path) == "asiojack"
-    env = prefix.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
-                          "JACK_DEFAULT_SERVER": server.jackd.name,
-                          "ASIOJACK_CONFIG": str(server.config)})
+    env = prefix.server_env(server)
     listed = prefix.host("list", env=env)
     names = [str(d["name"]) for d in listed.devices()]
     # Hosts list WineASIO by its Description, as WineASIO itself registers it.

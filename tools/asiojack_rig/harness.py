@@ -39,6 +39,17 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str,
         time.sleep(interval)
 
 
+def terminate(proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float) -> None:
+    """SIGTERM ``proc`` and reap it; SIGKILL it if it has not exited after ``timeout`` s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @dataclass
 class Jackd:
     """A running private jackd with the dummy driver."""
@@ -57,19 +68,29 @@ class Jackd:
 
     def stop(self) -> None:
         """Stop jackd (terminate, then kill if it hangs)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                # A clean exit unregisters the server name; a killed jackd
-                # leaves its slot in JACK's registry taken (see below).
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        # A clean exit unregisters the server name; a killed jackd leaves
+        # its slot in JACK's registry taken (see below).
+        terminate(self.proc, 20)
         _names_in_use.discard(self.name)
         if self.name_lock >= 0:
             os.close(self.name_lock)  # releases the flock
             self.name_lock = -1
+
+    def halt(self) -> None:
+        """Stop jackd but keep its name reserved, for :meth:`restart` (JACK gone, then back).
+
+        Between a :meth:`stop` and a new start under the name, another test
+        run on the machine could take the name's lock and start a jackd of
+        that name: the restart would then fail, or a client of this run
+        would meet that run's server.
+        """
+        terminate(self.proc, 20)
+
+    def restart(self) -> Jackd:
+        """A new jackd under this halted one's name and settings; it takes over the name."""
+        new = start_jackd(self.log.parent, self.frames, self.rate, name=self.name, sync=self.sync)
+        new.name_lock, self.name_lock = self.name_lock, -1
+        return new
 
 
 # jackd2's shared registry has 8 server slots, and the slot of a jackd that
@@ -213,13 +234,7 @@ class AsiojackServer:
             if peer.poll() is None:
                 peer.kill()
                 peer.wait()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 10)
 
 
 def session_ports(jackd: Jackd, client: str) -> list[str]:

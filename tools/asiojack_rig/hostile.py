@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from asiojack_rig.harness import Jackd, start_jackd, wait_for
+from asiojack_rig.harness import Jackd, wait_for
 from asiojack_rig.winehost import ROOT, wine_loader
 
 Event = dict[str, Any]
@@ -38,6 +38,21 @@ def build_host(name: str, out_dir: Path) -> Path:
                     str(ROOT / "tests" / "host" / f"{name}.c"), "-o", str(exe), "-lole32"],
                    check=True)
     return exe
+
+
+class HostBuilds(dict[str, Path]):
+    """tests/host/<name>.c built on first use, once: ``builds["resethost"]``."""
+
+    def __init__(self, out_dir: Path) -> None:
+        """Build into ``out_dir``."""
+        super().__init__()
+        self.out_dir = out_dir
+
+    def __missing__(self, name: str) -> Path:
+        """Build ``name`` now: the first use of it."""
+        exe = build_host(name, self.out_dir)
+        self[name] = exe
+        return exe
 
 
 class HostProcess:
@@ -154,8 +169,8 @@ class HostProcess:
 
 
 def restart_jackd(old: Jackd) -> Jackd:
-    """Start a dummy jackd under the name of ``old`` (which has stopped) again."""
-    return start_jackd(old.log.parent, old.frames, old.rate, name=old.name, sync=old.sync)
+    """Start a dummy jackd under the name of ``old`` (halted: :meth:`Jackd.halt`) again."""
+    return old.restart()
 
 
 def jack_period(jackd: Jackd) -> int:

@@ -6,7 +6,9 @@
   (``$ASIOJACK_TEST_CACHE`` or ``~/.cache/asiojack-tests``), never committed.
 - ``pahost.exe`` is tests/host/pahost.c built with MinGW.
 - One prefix per test run (``wineboot --init`` takes ~10 s), with asiojack
-  registered by the real ``asiojack register`` command.
+  registered by the real ``asiojack register`` command; its wineserver is
+  kept running (``wineserver -p``) for the run, which saves each new Wine
+  process the start of a wineserver and of Wine's services.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parents[2]
 PA_DLL = "libportaudio64bit-asio.dll"
@@ -103,6 +106,28 @@ class HostResult:
         return [e for e in self.events if e.get("event") == "device"]
 
 
+class _Named(Protocol):
+    @property
+    def name(self) -> str:
+        """The JACK server's name."""
+
+
+class ServerLike(Protocol):
+    """What a program needs to know of an asiojack server (harness.AsiojackServer)."""
+
+    @property
+    def runtime(self) -> Path:
+        """Its runtime directory."""
+
+    @property
+    def config(self) -> Path:
+        """Its configuration file."""
+
+    @property
+    def jackd(self) -> _Named:
+        """Its JACK server."""
+
+
 @dataclass
 class WinePrefix:
     """A private prefix with asiojack registered, and how to run programs in it."""
@@ -111,12 +136,35 @@ class WinePrefix:
     env: dict[str, str]
     pahost: Path
     portaudio: Path
+    registered: str = ""   # what ``asiojack register`` printed when the prefix was made
 
     def run_env(self, extra: dict[str, str]) -> dict[str, str]:
         """The prefix's environment with ``extra`` added."""
         env = dict(self.env)
         env.update(extra)
         return env
+
+    def server_env(self, server: ServerLike, **extra: str) -> dict[str, str]:
+        """The environment of a program in this prefix that uses ``server`` (and its JACK)."""
+        return self.run_env({"ASIOJACK_RUNTIME_DIR": str(server.runtime),
+                             "JACK_DEFAULT_SERVER": server.jackd.name,
+                             "ASIOJACK_CONFIG": str(server.config), **extra})
+
+    def keep_wineserver(self) -> None:
+        """Have a wineserver run for this prefix until :meth:`stop_wineserver`.
+
+        ``wineserver -p`` (persistent): each Wine process then finds its
+        server and Wine's services running instead of starting them, which
+        is most of a short program's start-up.  If a server runs already
+        (persistent or not), this does nothing.
+        """
+        keep_wineserver(["wineserver"], [wine_loader()], self.env)
+
+    def stop_wineserver(self) -> None:
+        """Kill this prefix's wineserver and every Wine process of the prefix."""
+        subprocess.run(["wineserver", "-k"], env=self.env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
+                       check=False)
 
     def host(self, *args: str, env: dict[str, str], timeout: float = 120) -> HostResult:
         """Run pahost.exe with PortAudio's DLL; parse its JSON lines."""
@@ -129,6 +177,25 @@ class WinePrefix:
         cmd = [wine_loader(), str(self.pahost), str(self.portaudio), *args]
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
+
+
+def keep_wineserver(wineserver: list[str], loader: list[str], env: dict[str, str]) -> None:
+    """Start a persistent wineserver (``wineserver -p``) and Wine's services under it.
+
+    ``wineserver`` and ``loader`` are the commands that run them (with a
+    container's entry in front).  Wine's services (services.exe, plugplay,
+    winedevice, rpcss ...) are started by the first program and inherit its
+    stderr: started by a test's program, they would hold that test's pipe
+    open for as long as the server runs, and the test would wait for its
+    end.  So a program with no pipes starts them here.  If a server runs
+    already, this does nothing.
+    """
+    null = subprocess.DEVNULL
+    started = subprocess.run([*wineserver, "-p"], env=env, stdin=null, stdout=null, stderr=null,
+                             timeout=60, check=False)
+    if started.returncode == 0:
+        subprocess.run([*loader, "cmd", "/c", "exit"], env=env, stdin=null, stdout=null,
+                       stderr=null, timeout=120, check=False)
 
 
 def parse_host_output(returncode: int, stdout: str, stderr: str) -> HostResult:
@@ -145,8 +212,13 @@ def parse_host_output(returncode: int, stdout: str, stderr: str) -> HostResult:
     return HostResult(returncode, events, result, stderr)
 
 
-def make_prefix(base: Path) -> WinePrefix:
-    """Create a prefix, register asiojack with the real CLI, build the host."""
+def make_prefix(base: Path, persistent: bool = False) -> WinePrefix:
+    """Create a prefix, register asiojack with the real CLI, build the host.
+
+    ``persistent``: the prefix's wineserver is kept running from before the
+    registration on (:meth:`WinePrefix.keep_wineserver`), until the caller's
+    :meth:`WinePrefix.stop_wineserver`.
+    """
     prefix = base / "prefix"
     data_home = base / "data"
     env = dict(os.environ)
@@ -156,9 +228,13 @@ def make_prefix(base: Path) -> WinePrefix:
     subprocess.run([wine_loader(), "wineboot", "--init"], env=env, check=True,
                    capture_output=True, timeout=300)
     subprocess.run(["wineserver", "-w"], env=env, timeout=120)
+    made = WinePrefix(prefix, env, Path(), Path())
+    if persistent:
+        made.keep_wineserver()
     reg = subprocess.run([sys.executable, "-m", "pyjack_side", "register", "--prefix",
                           str(prefix)], env=env, capture_output=True, text=True, timeout=300,
                          cwd=base)
     assert reg.returncode == 0, reg.stderr + reg.stdout
     env["WINEDLLPATH"] = str(data_home / "asiojack" / "wine")
-    return WinePrefix(prefix, env, build_pahost(base), portaudio_dll())
+    made.pahost, made.portaudio, made.registered = build_pahost(base), portaudio_dll(), reg.stdout
+    return made
