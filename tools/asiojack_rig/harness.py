@@ -155,7 +155,6 @@ def start_jackd(tmp: Path, frames: int, rate: int = 48000, realtime: bool = Fals
         server.name_lock = lock
         return server
     raise AssertionError(f"all of {SERVER_NAMES} are in use")
-    raise AssertionError(f"all of {SERVER_NAMES} are in use")
 
 
 def _name_answers(name: str) -> bool:
