@@ -155,7 +155,10 @@ struct asiojack_shm {
     int32_t peer_rt_priority;  /* SCHED_FIFO priority of the callback thread,
                                   0 = none */
     int32_t peer_rt_errno;     /* why real-time was refused, 0 = it wasn't */
-    uint32_t peer_reserved[10];
+    int32_t peer_cpu;          /* the CPU the callback thread runs on (it
+                                  pinned itself to driver_cpu), -1 = any */
+    int32_t peer_cpu_errno;    /* why pinning was refused, 0 = it wasn't */
+    uint32_t peer_reserved[8];
 
     /* control: 64 bytes */
     uint32_t running;          /* engine publishes cycles only when 1 */
@@ -178,7 +181,11 @@ struct asiojack_shm {
                                   in cycles starting before this
                                   CLOCK_MONOTONIC time: someone is looking
                                   (asiojack_want_meters); any time */
-    uint32_t control_reserved[2];
+    int32_t driver_cpu;        /* the CPU the session's JACK thread is pinned
+                                  to: the driver's callback thread goes there
+                                  too, so the hand-off stays on one CPU;
+                                  -1 = no pinning */
+    uint32_t control_reserved[1];
 
     /* counters, engine-written: 64 bytes */
     uint64_t cycles;           /* cycles published to the peer */
@@ -441,6 +448,11 @@ static inline uint32_t asiojack_load_u32(const uint32_t *word)
     return __atomic_load_n(word, __ATOMIC_RELAXED);
 }
 
+static inline int32_t asiojack_load_i32(const int32_t *word)
+{
+    return __atomic_load_n(word, __ATOMIC_RELAXED);
+}
+
 /* ------------------------------------------------------------------------
  * Control protocol.  Every message is a header followed by `size` bytes of
  * payload.  Each request gets exactly one reply (OK, ERROR or the request's
@@ -599,8 +611,10 @@ ASIOJACK_ASSERT_OFFSET(asiojack_shm, spin_caught, 88);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, spin_missed, 96);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, done_seq, 128);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, late, 136);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, peer_cpu, 152);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, running, 192);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, meters_until_ns, 240);
+ASIOJACK_ASSERT_OFFSET(asiojack_shm, driver_cpu, 248);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, cycles, 256);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, stalls, 304);
 ASIOJACK_ASSERT_OFFSET(asiojack_shm, time, 320);

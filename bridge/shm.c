@@ -53,6 +53,8 @@ void asiojack_shm_init(void *base, uint32_t n_inputs, uint32_t n_outputs,
     s->sample_type = sample_type;
     s->bytes_per_sample = asiojack_sample_bytes(sample_type);
     s->session_id = session_id;
+    s->driver_cpu = -1; /* no pinning until the server pins the JACK thread */
+    s->peer_cpu = -1;
     s->protocol_version = ASIOJACK_PROTOCOL_VERSION;
     for (uint32_t ch = 0; ch < ASIOJACK_MAX_CHANNELS; ch++) {
         s->monitor[ch].output = -1; /* no input monitoring until asked */

@@ -15,6 +15,7 @@ Example ``~/.config/asiojack/config.toml``::
     sample_type = "float32"
     idle_timeout = 30      # seconds an auto-started server lingers unused
     buffer_size = "jack"   # "host": the ASIO host may set JACK's period
+    same_cpu = true        # the JACK thread and the driver's thread share a CPU
 
     # One program's own settings: any key but idle_timeout, matched on the
     # executable's file name (case does not matter), plus port names that
@@ -87,6 +88,8 @@ class Config:
     """Seconds an auto-started server waits with no client before it exits."""
     buffer_size: str = "jack"
     """``jack``: the host's buffer is JACK's period; ``host``: createBuffers sets it."""
+    same_cpu: bool = True
+    """Pin the session's JACK thread and the driver's audio thread to one CPU."""
     input_names: tuple[str, ...] = ()
     """Names of the input ports (JACK port names, ASIO channel names); the rest are in_N."""
     output_names: tuple[str, ...] = ()
@@ -132,7 +135,7 @@ def _check(key: str, value: Any, source: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CHANNELS:
             raise bad(f"a whole number from 0 to {MAX_CHANNELS}")
         return value
-    if key in ("autoconnect", "restore_routes"):
+    if key in ("autoconnect", "restore_routes", "same_cpu"):
         if not isinstance(value, bool):
             raise bad("true or false")
         return value

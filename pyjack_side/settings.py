@@ -89,11 +89,14 @@ HELP: dict[str, tuple[str, str]] = {
                      "0 or more"),
     "buffer_size": ("jack: programs use JACK's period; host: a program may set JACK's period",
                     "jack, host"),
+    "same_cpu": ("run a program's JACK thread and its audio thread on one CPU (less CPU, "
+                 "shorter hand-off)", "on / off"),
 }
 
 #: when a changed key takes effect, for the words after Save
 WHEN = {"deadline": "applies now", "autoconnect": "applies to programs opened from now on",
         "restore_routes": "applies to programs opened from now on",
+        "same_cpu": "applies to programs opened from now on",
         "idle_timeout": "applies to the next server the driver starts"}
 
 

@@ -22,6 +22,7 @@ Keys of status version 1 (``asiojack status --json``)::
         cycles, completed, misses, late, skipped,
         xruns (null where the JACK library does not report them),
         wait_us {p50, p99, max}, rt_priority {jack, driver},
+        cpu {jack, driver} (the CPU each thread is pinned to, -1 = none),
         channels {inputs, outputs}: index, name, active, connections,
                  peak (linear, null unless running and active),
                  peak_db, clip (peak reached full scale), clips (cycles
@@ -211,6 +212,8 @@ def program_status(session: Session, exe: str, pid: int, bits: int,
         "xruns": counters.get("jack_xruns", 0) if xruns_reported else None,
         "wait_us": _percentiles(shm.wait_histogram, int(shm.max_wait_ns)),
         "rt_priority": {"jack": int(shm.jack_rt_priority), "driver": int(shm.peer_rt_priority)},
+        # -1: not pinned (one CPU, same_cpu = false, or refused)
+        "cpu": {"jack": session.cpu, "driver": int(shm.peer_cpu)},
         "dsp_load": dsp_load(client) if client is not None else None,
         "channels": {"inputs": _channels(session, client, False, running),
                      "outputs": _channels(session, client, True, running)},

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The hand-off between the engine and the driver costs no more system
-calls than it must (issue 10).
+calls than it must, and stays on one CPU (issue 10).
 
 Each cycle the engine wakes the driver's thread and waits for it.  It may
 poll for the driver's completion for a few microseconds before it sleeps
@@ -12,14 +12,18 @@ wakes it sent; real jackd, real server, the peer as the driver.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Jackd, start_jackd, start_peer, start_server
+from conftest import Jackd, start_jackd, start_peer, start_server, wait_for
 
 from asiojack_rig.harness import AsiojackServer, Peer
+from asiojack_rig.winehost import WinePrefix, parse_host_output, read_until_started
 
 
 def stream(peer_bin: Path, server: AsiojackServer, *args: str) -> tuple[dict[str, int],
@@ -94,22 +98,84 @@ def test_a_slow_host_is_not_polled_for(jackd256: Jackd, peer_bin: Path, tmp_path
     assert c["spin_caught"] <= c["spin_missed"], c
 
 
-@pytest.mark.parametrize("realtime", [True, False], ids=["jack-rt", "jack-not-rt"])
-def test_the_engine_spins_by_default_only_where_it_can_pay(realtime: bool, rt_jackd: Jackd,
-                                                            jackd256: Jackd, peer_bin: Path,
-                                                            tmp_path: Path,
+@pytest.mark.parametrize(("realtime", "same_cpu"), [(True, False), (True, True), (False, False)],
+                         ids=["jack-rt", "jack-rt-same-cpu", "jack-not-rt"])
+def test_the_engine_spins_by_default_only_where_it_can_pay(realtime: bool, same_cpu: bool,
+                                                            rt_jackd: Jackd, jackd256: Jackd,
+                                                            peer_bin: Path, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:
-    """No ASIOJACK_SPIN_US: the engine polls when JACK is real-time and the
+    """No ASIOJACK_SPIN_US: the engine polls when JACK is real-time, the
     machine has more than one CPU (the driver's thread, just below JACK's,
-    has a core while the engine polls), never otherwise."""
+    has a core while the engine polls) and the two threads were not pinned
+    to one CPU (there a poll would hold the CPU the driver needs); never
+    otherwise."""
     monkeypatch.delenv("ASIOJACK_SPIN_US", raising=False)
-    server = start_server(tmp_path, rt_jackd if realtime else jackd256)
+    server = start_server(tmp_path, rt_jackd if realtime else jackd256,
+                          f"same_cpu = {'true' if same_cpu else 'false'}\n")
     try:
         c, _ = stream(peer_bin, server)
     finally:
         server.stop()
-    if realtime and (os.cpu_count() or 1) > 1:
+    if realtime and not same_cpu and (os.cpu_count() or 1) > 1:
         assert c["spin_caught"] + c["spin_missed"] > 0, c
     else:
         assert c["spin_caught"] == 0 and c["spin_missed"] == 0, c
+
+
+def pinned_threads(pid: int) -> dict[int, str]:
+    """The threads of ``pid`` allowed on fewer CPUs than the machine's: tid -> CPU list."""
+    everywhere = ",".join(map(str, sorted(os.sched_getaffinity(0))))
+    pinned = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            text = open(f"/proc/{pid}/task/{tid}/status").read()
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+        allowed = text.split("Cpus_allowed_list:", 1)[1].split()[0]
+        if allowed != everywhere and len(os.sched_getaffinity(int(tid))) < os.cpu_count():
+            pinned[int(tid)] = allowed
+    return pinned
+
+
+@pytest.mark.parametrize("same_cpu", [True, False], ids=["same-cpu", "same-cpu-off"])
+def test_the_driver_thread_runs_on_the_jack_threads_cpu(same_cpu: bool, prefix: WinePrefix,
+                                                        jackd256: Jackd,
+                                                        tmp_path: Path) -> None:
+    """The server pins the session's JACK thread to one CPU (the last one
+    for the first session) and the driver, under Wine, pins its callback thread
+    to the same one: the kernel shows one pinned thread in each process,
+    and status says so.  ``same_cpu = false`` pins nothing."""
+    cpus = sorted(os.sched_getaffinity(0))
+    server = start_server(tmp_path, jackd256, "inputs = 4\noutputs = 4\ndeadline = 0.9\n"
+                          f"same_cpu = {'true' if same_cpu else 'false'}\n")
+    try:
+        host = prefix.popen_host("stream", "--device", "asiojack", "--seconds", "4",
+                                 "--channels", "2", env=prefix.server_env(server))
+        seen = read_until_started(host)
+        assert host.poll() is None, (seen, host.communicate())
+        # The callback thread pins itself when it starts, which may be just
+        # after the host said it started.
+        wait_for(lambda: not same_cpu or len(cpus) < 2 or pinned_threads(host.pid), 5,
+                 "the driver's callback thread to pin itself")
+        in_server, in_wine = pinned_threads(server.proc.pid), pinned_threads(host.pid)
+        r = subprocess.run([sys.executable, "-m", "pyjack_side", "status", "--json"],
+                           env=server.env, cwd=server.runtime.parent, capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        [prog] = json.loads(r.stdout)["programs"]
+        out, err = host.communicate(timeout=60)
+        assert parse_host_output(host.returncode, out, err).result.get("result") == "ok"
+    finally:
+        server.stop()
+    print(in_server, in_wine, prog["cpu"])
+    if same_cpu and len(cpus) > 1:
+        # Sessions take the CPUs from the last one down, one each in turn
+        # (PortAudio opens the driver once to list it, then to stream).
+        cpu = cpus[-1 - (prog["session_id"] - 1) % len(cpus)]
+        assert prog["cpu"] == {"jack": cpu, "driver": cpu}, prog
+        assert list(in_server.values()) == [str(cpu)], in_server
+        assert list(in_wine.values()) == [str(cpu)], in_wine
+    else:
+        assert prog["cpu"] == {"jack": -1, "driver": -1}, prog
+        assert in_server == {} and in_wine == {}, (in_server, in_wine)

@@ -121,6 +121,10 @@ struct asiojack_unix_rt_params {
                                      * is not real-time, 0 = $ASIOJACK_RT_PRIORITY or 70;
                                      * out: the priority set, 0 if none */
     int32_t status;                 /* out: 0 or an errno value */
+    int32_t cpu;                    /* in: the CPU to run on (the session's
+                                     * JACK thread's), -1 = any; out: the
+                                     * CPU pinned to, -1 if none */
+    int32_t cpu_status;             /* out: 0 or why pinning was refused */
     char error[ASIOJACK_TEXT_LEN];  /* out: why not, in words */
 };
 
@@ -181,7 +185,7 @@ _Static_assert(offsetof(struct asiojack_unix_wait_params, sample_position) == 32
                "wait layout");
 _Static_assert(sizeof(struct asiojack_unix_wait_params) == 72, "wait size");
 _Static_assert(sizeof(struct asiojack_unix_done_params) == 16, "done size");
-_Static_assert(sizeof(struct asiojack_unix_rt_params) == 264, "rt size");
+_Static_assert(sizeof(struct asiojack_unix_rt_params) == 272, "rt size");
 _Static_assert(sizeof(struct asiojack_unix_position_params) == 32,
                "position size");
 

@@ -71,12 +71,12 @@ struct asiojack_shm {
     uint32_t engine_sleeping; uint64_t engine_sleeps; uint64_t spin_caught;
     uint64_t spin_missed;
     uint32_t done_seq; uint64_t late;
-    int32_t peer_rt_priority; int32_t peer_rt_errno;
+    int32_t peer_rt_priority; int32_t peer_rt_errno; int32_t peer_cpu; int32_t peer_cpu_errno;
     uint32_t running; uint32_t buffer_frames; uint32_t sample_rate;
     uint32_t jack_buffer_frames; uint32_t input_latency;
     uint32_t output_latency; uint32_t deadline_permille; int32_t jack_rt_priority;
     uint32_t buffer_mode; uint32_t min_host_frames; uint32_t max_host_frames;
-    uint32_t start_generation; uint64_t meters_until_ns;
+    uint32_t start_generation; uint64_t meters_until_ns; int32_t driver_cpu;
     uint64_t cycles; uint64_t completed; uint64_t misses;
     uint64_t skipped; uint64_t max_wait_ns; uint64_t sample_position;
     uint64_t stalls; uint64_t unwaited;
@@ -161,6 +161,8 @@ uint32_t asiojack_done_seq(const struct asiojack_shm *s);
 
 uint32_t asiojack_port_latency_max(uintptr_t jack_port, int capture);
 int asiojack_client_rt_priority(uintptr_t jack_client);
+int asiojack_pin_process_thread(uintptr_t jack_client, int cpu);
+void asiojack_engine_set_colocated(struct asiojack_engine *e, int colocated);
 """
 
 SOURCE = """

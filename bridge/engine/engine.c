@@ -34,12 +34,15 @@
  * ASIOJACK_MAX_SPIN_US).  Otherwise the engine polls only where that can
  * pay: JACK real-time (so the host's thread, just below JACK, is not
  * starved by the poll) and more than one CPU online (so it has a core to
- * run on meanwhile).  Asked once, here, never in the cycle.
+ * run on meanwhile), and not where the server pinned both threads to one
+ * CPU (asiojack_engine_set_colocated): there the poll would hold the very
+ * CPU the host's thread waits for.  Asked once, here, never in the cycle.
  */
-static unsigned long spin_cap_us(jack_client_t *client)
+static unsigned long spin_cap_us(jack_client_t *client, uint32_t *forced)
 {
     const char *env = getenv("ASIOJACK_SPIN_US");
-    if (env && *env) {
+    *forced = env && *env;
+    if (*forced) {
         unsigned long us = strtoul(env, NULL, 10);
         return us < ASIOJACK_MAX_SPIN_US ? us : ASIOJACK_MAX_SPIN_US;
     }
@@ -64,8 +67,13 @@ void asiojack_engine_init(struct asiojack_engine *e, void *shm_base,
     e->sample_type = e->shm->sample_type;
     e->seq = asiojack_ready_seq(e->shm);
     e->start_generation = asiojack_start_generation(e->shm);
-    e->spin_cap_ns = spin_cap_us(e->client) * 1000u;
+    e->spin_cap_ns = spin_cap_us(e->client, &e->spin_forced) * 1000u;
     e->spin_score = ASIOJACK_SPIN_SCORE_START;
+}
+
+void asiojack_engine_set_colocated(struct asiojack_engine *e, int colocated)
+{
+    __atomic_store_n(&e->colocated, colocated ? 1u : 0u, __ATOMIC_RELAXED);
 }
 
 int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
@@ -160,7 +168,8 @@ static inline void cpu_relax(void)
  */
 static uint64_t spin_budget(struct asiojack_engine *e)
 {
-    if (!e->spin_cap_ns)
+    if (!e->spin_cap_ns ||
+        (!e->spin_forced && __atomic_load_n(&e->colocated, __ATOMIC_RELAXED)))
         return 0;
     if (e->spin_rest) {
         e->spin_rest--;

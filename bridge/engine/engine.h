@@ -59,6 +59,11 @@ struct asiojack_engine {
      * (0 = never), fixed at init, and the score that decides whether it
      * polls this cycle (spin_budget in engine.c). */
     uint64_t spin_cap_ns;
+    uint32_t spin_forced;       /* the cap came from $ASIOJACK_SPIN_US */
+    uint32_t colocated;         /* the driver's thread shares the JACK
+                                   thread's CPU: a poll would only keep it
+                                   from running (atomic: set after
+                                   activation, asiojack_engine_set_colocated) */
     int32_t spin_score;
     uint32_t spin_rest;         /* cycles left without polling */
     /* This cycle's JACK input buffers (NULL: inactive), asked once and
@@ -85,6 +90,12 @@ int asiojack_engine_set_port(struct asiojack_engine *e, int is_output,
  * latency callback that keeps the segment's latencies current.  Must be
  * called before jack_activate(); returns JACK's result. */
 int asiojack_engine_install(struct asiojack_engine *e);
+
+/* The session's JACK thread and the driver's callback thread were pinned to
+ * one CPU (1) or not (0).  There the engine never polls (a poll would hold
+ * the CPU the host needs) unless $ASIOJACK_SPIN_US asks for it.  Any
+ * thread, any time. */
+void asiojack_engine_set_colocated(struct asiojack_engine *e, int colocated);
 
 /* The JACK process callback. */
 int asiojack_engine_process(jack_nframes_t nframes, void *arg);

@@ -12,4 +12,8 @@ uint32_t asiojack_port_latency_max(uintptr_t jack_port, int capture);
 /* SCHED_FIFO priority of the client's process thread, -1 if not real-time. */
 int asiojack_client_rt_priority(uintptr_t jack_client);
 
+/* Pin the client's JACK process thread (the one running the engine) to
+ * `cpu`, from the control thread, after jack_activate().  0 or an errno. */
+int asiojack_pin_process_thread(uintptr_t jack_client, int cpu);
+
 #endif /* ASIOJACK_JACKINFO_H */

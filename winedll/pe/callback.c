@@ -198,6 +198,8 @@ static DWORD WINAPI callback_main(void *arg)
     memset(&rt, 0, sizeof(rt));
     int32_t jack_prio = d->shm->jack_rt_priority;
     rt.priority = jack_prio > 1 ? jack_prio - 1 : jack_prio == 1 ? 1 : -1;
+    /* The CPU of the session's JACK thread, if the server pinned it. */
+    rt.cpu = asiojack_load_i32(&d->shm->driver_cpu);
     if (!asiojack_unix_call(ASIOJACK_UNIX_SET_RT, &rt) && rt.status) {
         rt.error[sizeof(rt.error) - 1] = 0;
         memcpy(d->rt_error, rt.error, sizeof(d->rt_error));
@@ -206,6 +208,8 @@ static DWORD WINAPI callback_main(void *arg)
     struct asiojack_shm *shm = (struct asiojack_shm *)d->shm;
     shm->peer_rt_priority = rt.priority;
     shm->peer_rt_errno = rt.status;
+    shm->peer_cpu = rt.cpu;
+    shm->peer_cpu_errno = rt.cpu_status;
     ask_host(d);
 
     while (!InterlockedCompareExchange(&d->quit, 0, 0)) {
