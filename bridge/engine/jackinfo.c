@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#define _GNU_SOURCE /* pthread_setaffinity_np */
+#ifndef _GNU_SOURCE /* the build defines it; pthread_setaffinity_np needs it */
+#define _GNU_SOURCE
+#endif
 #include "jackinfo.h"
 
 #include <errno.h>
