@@ -24,6 +24,7 @@ from pyjack_side import routes
 from pyjack_side.abi import ffi, lib
 from pyjack_side.config import Config
 from pyjack_side.paths import routes_path
+from pyjack_side.status import is_pipewire, jack_library
 
 log = logging.getLogger(__name__)
 
@@ -601,9 +602,11 @@ class Session:
         process and every log line wait too.  That thread runs no Python
         once the shutdown is told (after its messages it leaves its loop
         and exits), so the close waits, a bounded while, for it to be gone.
+        PipeWire's libjack cancels nothing (its close stops and joins its
+        own loop, the thread that told the shutdown, which lives on): no wait.
         """
         tid = self._shutdown_tid
-        if not tid or tid == threading.get_native_id():
+        if not tid or tid == threading.get_native_id() or is_pipewire(jack_library()):
             return
         task = Path(f"/proc/self/task/{tid}")
         deadline = time.monotonic() + SHUTDOWN_THREAD_TIMEOUT
