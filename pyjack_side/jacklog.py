@@ -7,7 +7,10 @@ to stderr.  asiojack says in its own words what went wrong, so those lines
 go to the ``pyjack_side.libjack`` logger at DEBUG level: ``-v`` shows them,
 nothing else does.  libjack may call the handlers from its own threads;
 the logging module is thread-safe, and none of asiojack's real-time code
-calls into libjack's message functions.
+calls into libjack's message functions.  jack_client_close kills a client's
+threads at any instruction (asynchronous cancellation), so a client must not
+be closed while one of them may still be in a handler: see
+Session._await_shutdown_thread for the one moment that happens (JACK dying).
 """
 
 import logging

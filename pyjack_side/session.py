@@ -13,7 +13,9 @@ import os
 import re
 import resource
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jack
@@ -22,6 +24,7 @@ from pyjack_side import routes
 from pyjack_side.abi import ffi, lib
 from pyjack_side.config import Config
 from pyjack_side.paths import routes_path
+from pyjack_side.status import is_pipewire, jack_library
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,9 @@ class SessionError(Exception):
 MIN_HOST_FRAMES = 16
 #: how long to wait for JACK to switch periods
 BUFFER_SIZE_TIMEOUT = 5.0
+#: how long a dead client's close waits for libjack's thread that reported
+#: the shutdown to leave (it does within milliseconds: see _await_shutdown_thread)
+SHUTDOWN_THREAD_TIMEOUT = 2.0
 
 
 #: bytes a JACK client name may have (jack_client_name_size() less its NUL)
@@ -172,6 +178,8 @@ class Session:
         self.buffers_created = False
         self.running = False
         self.jack_gone = False
+        # The thread (libjack's) that ran the shutdown callback: 0 = none yet
+        self._shutdown_tid = 0
         self.opened = False       # fully set up: only then are routes worth saving
         self.xruns = 0
         self.on_event: Callable[[int], None] | None = None
@@ -455,6 +463,8 @@ class Session:
         self.xruns += 1
 
     def _jack_shutdown(self, status: Any, reason: str) -> None:
+        # First: whoever reads jack_gone may wait for this thread to leave.
+        self._shutdown_tid = threading.get_native_id()
         self.jack_gone = True
         if self.shm is not None:
             lib.asiojack_set_running(self.shm, 0)
@@ -613,7 +623,40 @@ class Session:
         """
         client, self.client = self.client, None
         if client is not None:
+            self._await_shutdown_thread()
             client.close(ignore_errors=True)
+
+    def _await_shutdown_thread(self) -> None:
+        """Wait until libjack's thread that reported JACK's death has left.
+
+        jack_client_close kills the client's notification and process
+        threads with pthread_cancel, and libjack makes them asynchronously
+        cancellable: they die at whatever instruction they are at.  Right
+        after JACK dies they are still running Python: the shutdown
+        callback, and libjack's own messages ("Cannot read socket",
+        "JackSocketClientChannel read fail"), which jacklog.py hands to
+        logging.  Killed there, a thread dies holding the logging handler's
+        lock (or worse, the GIL): the close's own next message ("Server is
+        not running") then waits for that lock forever, inside libjack's
+        global open/close mutex, so every later JACK client open in this
+        process and every log line wait too.  That thread runs no Python
+        once the shutdown is told (after its messages it leaves its loop
+        and exits), so the close waits, a bounded while, for it to be gone.
+        PipeWire's libjack cancels nothing (its close stops and joins its
+        own loop, the thread that told the shutdown, which lives on): no wait.
+        """
+        tid = self._shutdown_tid
+        if not tid or tid == threading.get_native_id() or is_pipewire(jack_library()):
+            return
+        task = Path(f"/proc/self/task/{tid}")
+        deadline = time.monotonic() + SHUTDOWN_THREAD_TIMEOUT
+        while task.exists():
+            if time.monotonic() >= deadline:
+                log.warning("session %s: libjack's thread %d still runs %.0f s after JACK "
+                            "shut down; closing the client anyway", self.session_id, tid,
+                            SHUTDOWN_THREAD_TIMEOUT)
+                return
+            time.sleep(0.005)
 
     def close(self) -> None:
         """Deactivate and close the JACK client, unmap and unlink the segment."""
@@ -628,6 +671,8 @@ class Session:
             try:
                 if not self.jack_gone:
                     client.deactivate(ignore_errors=True)
+                else:
+                    self._await_shutdown_thread()
                 client.close(ignore_errors=True)
             except jack.JackError as err:  # pragma: no cover - JACK died under us
                 log.warning("closing JACK client: %s", err)

@@ -234,6 +234,45 @@ def test_jack_gone_and_back(peer_bin: Path, tmp_path: Path) -> None:
         jackd.stop()
 
 
+def test_jack_dying_again_and_again_never_wedges_the_server(peer_bin: Path,
+                                                           tmp_path: Path) -> None:
+    """Each death's dead client is closed without hanging, so JACK back means a session.
+
+    jack_client_close kills libjack's threads wherever they are; it used to
+    run while the notification thread was still logging libjack's messages
+    about the death, which left the logging lock held by a dead thread and
+    the close (inside libjack's open/close mutex) waiting for it forever:
+    every later open hung.  It was a race: several deaths make it show.
+    """
+    jackd = start_jackd(tmp_path, 256)
+    jackds = [jackd]
+    server = start_server(tmp_path, jackd)
+    try:
+        for _ in range(10):
+            opened = server.log_text().count("is JACK client")
+            peer = start_peer(peer_bin, server, "--seconds", "1")
+            # Hung behind the last death's close, this open never came.
+            wait_for(lambda n=opened: server.log_text().count("is JACK client") > n,
+                     10, "the peer's session on the JACK that is back")
+            time.sleep(0.2)
+            told = server.log_text().count("JACK shut down session")
+            jackd.halt()
+            wait_for(lambda n=told: server.log_text().count("JACK shut down session") > n,
+                     10, "the server to hear of JACK's death")
+            peer.finish()
+            jackd = jackd.restart()
+            jackds.append(jackd)
+            with RawClient(server.socket) as raw:
+                raw.hello(exe="after.exe")
+                reply = raw.open()
+                assert reply.session_id > 0
+            assert server.proc.poll() is None
+    finally:
+        server.stop()
+        for each in jackds:
+            each.stop()
+
+
 ROUNDING = [(lib.ASIOJACK_SAMPLE_INT32, np.int32, 2.0**31),
             (lib.ASIOJACK_SAMPLE_INT16, np.int16, 2.0**15)]
 
