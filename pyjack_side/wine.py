@@ -12,6 +12,7 @@ seeing its builtin mark, loads the builtin from the library path instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ DRIVER_FILES = (("x86_64-windows", DLL), ("x86_64-unix", SO),
                 ("i386-windows", DLL), ("i386-unix", SO))
 #: registry key a host enumerates ASIO drivers under
 ASIO_KEY = r"Software\\ASIO\\asiojack"
+
+log = logging.getLogger(__name__)
 
 
 class WineError(RuntimeError):
@@ -178,15 +181,27 @@ class Registration:
 
 def _run_wine(prefix: Path, dll_dir: Path | None, *args: str, timeout: float = 120) -> str:
     env = wine_env(prefix, dll_dir)
-    try:
-        r = subprocess.run([wine_for(prefix), *args], env=env, capture_output=True, text=True,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired as err:
-        raise WineError(f"wine {' '.join(args)} did not finish in {timeout:.0f} s") from err
+
+    def run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run([wine_for(prefix), *args], env=env, capture_output=True,
+                                  text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as err:
+            raise WineError(f"wine {' '.join(args)} did not finish in {timeout:.0f} s") from err
+
+    r = run(env)
+    if r.returncode != 0 and not (r.stderr or r.stdout).strip():
+        # Silent (regsvr32 /s says nothing, and WINEDEBUG=-all hides why a
+        # DLL did not load): once more with Wine's error channel on, so the
+        # failure has words, or so a Wine that was still busy with the
+        # prefix (it updates it on first use) gets its second chance.
+        log.info("wine %s failed silently (exit %d): once more with WINEDEBUG=err+all",
+                 " ".join(args), r.returncode)
+        r = run({**env, "WINEDEBUG": "err+all"})
     if r.returncode != 0:
         detail = (r.stderr or r.stdout).strip().splitlines()[-3:]
         raise WineError(f"wine {' '.join(args)} failed (exit {r.returncode}): "
-                        + " / ".join(detail))
+                        + (" / ".join(detail) or "Wine said nothing"))
     return r.stdout
 
 
