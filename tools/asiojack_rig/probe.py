@@ -30,6 +30,8 @@ class Analysis:
     not_exact: int         # samples that are not a value the probe sent
     torn: int              # cycles partly signal, partly silence
     out_of_order: int      # cycles whose round trip differs from the usual
+    late_runs: int         # runs of such cycles in a row: one per time a
+                           # client fell behind, however long it stayed behind
     usual: int             # the round trip of most cycles, in frames
     xruns: int             # JACK xruns while recording
 
@@ -109,10 +111,13 @@ class LoopProbe:
         per_block = [set(row.tolist()) for row in lat]
         latencies: set[int] = set().union(*per_block) if per_block else set()
         usual = max(latencies, key=lambda v: sum(v in b for b in per_block)) if latencies else 0
-        out_of_order = sum(1 for b in per_block if b != {usual})
+        odd = [b != {usual} for b in per_block]
+        out_of_order = sum(odd)
+        late_runs = sum(1 for i, o in enumerate(odd) if o and (i == 0 or not odd[i - 1]))
         return Analysis(blocks=len(data), audible=int(audible_mask.sum()),
                         silent=int((~audible_mask).sum()), latencies=latencies,
                         not_exact=not_exact, torn=torn, out_of_order=out_of_order,
+                        late_runs=late_runs,
                         usual=usual, xruns=self.xruns)
 
     def close(self) -> None:
