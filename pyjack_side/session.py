@@ -355,8 +355,10 @@ class Session:
         and pins its thread there at start (winedll/unix/rt.c).
         """
         assert self.client is not None and self.shm is not None
+        # PipeWire schedules its own data threads (its RT module, its loops'
+        # CPU settings): its libjack's process thread is not ours to move.
         cpu = session_cpu(self.session_id, os.sched_getaffinity(0)) \
-            if self.config.same_cpu else -1
+            if self.config.same_cpu and not is_pipewire(jack_library()) else -1
         if cpu >= 0:
             err = int(lib.asiojack_pin_process_thread(_jack_address(self.client), cpu))
             if err:
